@@ -1,0 +1,156 @@
+//! Relay's storage: one [`Store`] trait, implemented over SQLite (the embedded default) and
+//! PostgreSQL, with every query written once (see `sql.rs`).
+//!
+//! Tenant scoping is part of every signature: a method that reads or writes tenant data takes the
+//! [`TenantId`], and its SQL filters on it. The few methods without one are the operator's view
+//! of tenants themselves and [`Store::authenticate`], where the key is what names the tenant.
+
+mod error;
+mod migrate;
+mod model;
+mod postgres;
+mod sql;
+mod sqlite;
+mod store;
+mod url;
+
+use std::sync::Arc;
+
+use relay_core::{
+    ApiKey, ApiKeyHash, ApiKeyId, ApiKeySecret, Day, Deployment, Domain, Email, Event, EventBatch,
+    NewDeployment, Rating, Role, Skill, SkillId, SkillSlug, SkillVersion, SkillVersionInfo, Stars,
+    Tenant, TenantDomain, TenantId, TenantSlug, Timestamp, User, UserId,
+};
+
+pub use error::{Result, StoreError};
+pub use migrate::{SCHEMA_SQL, latest_version};
+pub use model::{
+    DailyUsage, IngestOutcome, NewSkillVersion, Principal, PublishOutcome, Published, RejectReason,
+    RejectedEvent, SkillPage, SkillQuery,
+};
+pub use url::DatabaseUrl;
+
+/// Everything Relay keeps. Synchronous and object-safe: share it as `Arc<dyn Store>`; async code
+/// calls it through `spawn_blocking`.
+pub trait Store: Send + Sync {
+    /// `sqlite` or `postgres`.
+    fn backend(&self) -> &'static str;
+
+    /// Checks that the database answers.
+    fn ping(&self) -> Result<()>;
+
+    /// The schema version the database is at.
+    fn schema_version(&self) -> Result<i64>;
+
+    // --- Tenants: the operator's view, across tenants. ---
+
+    /// Creates a tenant with its email domains, all or nothing.
+    fn create_tenant(&self, slug: &TenantSlug, name: &str, domains: &[Domain]) -> Result<Tenant>;
+    fn list_tenants(&self) -> Result<Vec<Tenant>>;
+    fn tenant_by_slug(&self, slug: &TenantSlug) -> Result<Option<Tenant>>;
+    fn tenant_by_id(&self, tenant: &TenantId) -> Result<Option<Tenant>>;
+    /// The tenant that owns an email domain (how SSO finds a person's tenant).
+    fn tenant_by_domain(&self, domain: &Domain) -> Result<Option<Tenant>>;
+    fn rename_tenant(&self, tenant: &TenantId, name: &str) -> Result<Tenant>;
+    /// Deletes a tenant and everything it owns.
+    fn delete_tenant(&self, tenant: &TenantId) -> Result<()>;
+
+    // --- Domains ---
+
+    fn add_domain(&self, tenant: &TenantId, domain: &Domain) -> Result<TenantDomain>;
+    fn remove_domain(&self, tenant: &TenantId, domain: &Domain) -> Result<()>;
+    fn list_domains(&self, tenant: &TenantId) -> Result<Vec<TenantDomain>>;
+
+    // --- Users ---
+
+    fn create_user(&self, tenant: &TenantId, email: &Email, role: Role) -> Result<User>;
+    fn list_users(&self, tenant: &TenantId) -> Result<Vec<User>>;
+    fn user_by_id(&self, tenant: &TenantId, user: &UserId) -> Result<Option<User>>;
+    fn user_by_email(&self, tenant: &TenantId, email: &Email) -> Result<Option<User>>;
+    fn set_user_role(&self, tenant: &TenantId, user: &UserId, role: Role) -> Result<User>;
+
+    // --- API keys ---
+
+    /// Stores the hash of `secret` for `user`; the secret itself is never stored.
+    fn create_api_key(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+        name: &str,
+        secret: &ApiKeySecret,
+    ) -> Result<ApiKey>;
+    fn list_api_keys(&self, tenant: &TenantId) -> Result<Vec<ApiKey>>;
+    /// Revokes a key of this tenant; revoking a revoked key keeps its first revocation time.
+    fn revoke_api_key(&self, tenant: &TenantId, key: &ApiKeyId) -> Result<ApiKey>;
+    /// The live key with this hash, its user and tenant. `None` for unknown and revoked keys and
+    /// for keys of disabled users. Not scoped by tenant: the key is what names the tenant.
+    fn authenticate(&self, hash: &ApiKeyHash) -> Result<Option<Principal>>;
+
+    // --- Skills ---
+
+    /// Publishes a version: a new slug makes a skill, new content a new version, and the same
+    /// content as the latest version changes nothing.
+    fn publish_skill(&self, tenant: &TenantId, new: &NewSkillVersion) -> Result<Published>;
+    fn list_skills(&self, tenant: &TenantId, query: &SkillQuery) -> Result<SkillPage>;
+    fn skill_by_slug(&self, tenant: &TenantId, slug: &SkillSlug) -> Result<Option<Skill>>;
+    fn skill_by_id(&self, tenant: &TenantId, skill: &SkillId) -> Result<Option<Skill>>;
+    fn list_skill_versions(
+        &self,
+        tenant: &TenantId,
+        skill: &SkillId,
+    ) -> Result<Vec<SkillVersionInfo>>;
+    /// One version with its content; `None` as `version` means the latest.
+    fn skill_version(
+        &self,
+        tenant: &TenantId,
+        skill: &SkillId,
+        version: Option<i64>,
+    ) -> Result<Option<SkillVersion>>;
+
+    // --- Ratings ---
+
+    /// Sets a user's rating of a skill, replacing their earlier one.
+    fn rate_skill(
+        &self,
+        tenant: &TenantId,
+        skill: &SkillId,
+        user: &UserId,
+        stars: Stars,
+        comment: Option<&str>,
+    ) -> Result<Rating>;
+    fn list_ratings(&self, tenant: &TenantId, skill: &SkillId) -> Result<Vec<Rating>>;
+
+    // --- Deployments ---
+
+    /// Records an install; the same install of the same skill updates its row.
+    fn record_deployment(&self, tenant: &TenantId, new: &NewDeployment) -> Result<Deployment>;
+    fn list_deployments(&self, tenant: &TenantId) -> Result<Vec<Deployment>>;
+
+    // --- Usage ---
+
+    /// Stores the batches' events in one transaction, each at most once per tenant, and updates
+    /// the daily rollup with them. Returns one outcome per batch, in order.
+    fn record_events(&self, batches: &[EventBatch]) -> Result<Vec<IngestOutcome>>;
+    /// Raw events that occurred in `[from, to)`, oldest first, at most `limit`.
+    fn list_events(
+        &self,
+        tenant: &TenantId,
+        from: Timestamp,
+        to: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<Event>>;
+    /// Rollup rows for the days `from..=to`.
+    fn daily_usage(&self, tenant: &TenantId, from: Day, to: Day) -> Result<Vec<DailyUsage>>;
+}
+
+/// Opens the database the URL names, bringing its schema up to date.
+pub fn open(url: &DatabaseUrl) -> Result<Arc<dyn Store>> {
+    match url {
+        DatabaseUrl::Sqlite(path) => Ok(Arc::new(store::SqlStore::open(sqlite::Sqlite::open(
+            path,
+        )?)?)),
+        DatabaseUrl::Postgres(url) => Ok(Arc::new(store::SqlStore::open(
+            postgres::Postgres::open(url)?,
+        )?)),
+    }
+}

@@ -1,0 +1,110 @@
+//! What goes into and comes out of the store beyond the domain types themselves.
+
+use relay_core::{
+    ApiKey, Category, Day, HoursSaved, Skill, SkillFile, SkillId, SkillSlug, Tenant, Timestamp,
+    User, UserId,
+};
+
+/// A version to publish. The slug decides whether it is a new skill or a new version.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewSkillVersion {
+    pub slug: SkillSlug,
+    pub name: String,
+    pub description: String,
+    /// `None` keeps the skill's category (or leaves a new skill without one).
+    pub category: Option<Category>,
+    /// `None` keeps the skill's value (or 0 for a new skill).
+    pub hours_saved: Option<HoursSaved>,
+    pub skill_md: String,
+    pub files: Vec<SkillFile>,
+    pub author: Option<UserId>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PublishOutcome {
+    /// A new skill, at version 1.
+    Created,
+    /// A new version of an existing skill.
+    NewVersion,
+    /// The content equals the latest version's: nothing was written.
+    Unchanged,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Published {
+    pub skill: Skill,
+    pub version: i64,
+    pub sha256: String,
+    pub outcome: PublishOutcome,
+}
+
+/// A page of the catalogue, ordered by slug.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SkillQuery {
+    /// Matched case-insensitively against slug, name and description.
+    pub text: Option<String>,
+    pub category: Option<Category>,
+    /// At most this many (1–200; 0 means the default of 50).
+    pub limit: usize,
+    /// Start after this slug (the previous page's `next`).
+    pub after: Option<SkillSlug>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SkillPage {
+    pub skills: Vec<Skill>,
+    /// The cursor for the next page, when there is one.
+    pub next: Option<SkillSlug>,
+}
+
+/// A key that authenticated, with its owner and tenant.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Principal {
+    pub key: ApiKey,
+    pub user: User,
+    pub tenant: Tenant,
+}
+
+/// What became of one [`relay_core::EventBatch`].
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct IngestOutcome {
+    /// Newly stored.
+    pub accepted: usize,
+    /// Already stored earlier (same tenant and event id): not stored again.
+    pub duplicates: usize,
+    /// Refused, by their index in the batch.
+    pub rejected: Vec<RejectedEvent>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RejectedEvent {
+    pub index: usize,
+    pub reason: RejectReason,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RejectReason {
+    /// The skill id names no skill of the batch's tenant.
+    UnknownSkill,
+}
+
+impl RejectReason {
+    pub fn code(self) -> &'static str {
+        match self {
+            RejectReason::UnknownSkill => "unknown_skill",
+        }
+    }
+}
+
+/// One row of the daily rollup: one user's use of one skill on one UTC day.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DailyUsage {
+    pub day: Day,
+    pub skill_id: SkillId,
+    pub user_id: UserId,
+    pub skill_sessions: i64,
+    pub invocations: i64,
+    pub tool_uses: i64,
+    pub tool_failures: i64,
+    pub last_event_at: Timestamp,
+}

@@ -1,0 +1,7 @@
+//! relay-store's integration tests: one binary, a module per area. Every story runs on SQLite and
+//! on PostgreSQL (when `RELAY_TEST_DATABASE_URL` is set; CI sets it and fails without it).
+
+mod isolation;
+mod schema;
+mod story;
+mod support;

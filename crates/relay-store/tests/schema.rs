@@ -1,0 +1,194 @@
+//! `schema.sql` is the truth: applied by the sqlite3 shell and by psql, it gives exactly the
+//! tables and columns that each store's own migration gives.
+
+use std::process::Command;
+
+use relay_store::DatabaseUrl;
+
+use crate::support::{postgres_schema, schema_sql_path};
+
+/// (table, column, declared type, not null) for every column, sorted.
+type Columns = Vec<(String, String, String, bool)>;
+
+fn sqlite_columns(path: &std::path::Path) -> Columns {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    let mut tables: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+        .unwrap()
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    tables.sort();
+    let mut columns = Vec::new();
+    for table in tables {
+        let mut statement = conn
+            .prepare(&format!("PRAGMA table_info({table})"))
+            .unwrap();
+        let rows = statement
+            .query_map([], |row| {
+                Ok((
+                    table.clone(),
+                    row.get::<_, String>(1)?,
+                    row.get::<_, String>(2)?,
+                    row.get::<_, i64>(3)? != 0,
+                ))
+            })
+            .unwrap();
+        columns.extend(rows.map(Result::unwrap));
+    }
+    columns.sort();
+    columns
+}
+
+fn tool_available(name: &str) -> bool {
+    let found = Command::new(name).arg("--version").output().is_ok();
+    if !found {
+        assert!(
+            std::env::var("CI").map_or(true, |ci| ci != "true"),
+            "{name} is needed by the schema tests in CI (.ci/run installs it)"
+        );
+        eprintln!("{name} not found: skipping the part of this test that needs it");
+    }
+    found
+}
+
+#[test]
+fn sqlite_store_matches_schema_sql_applied_by_the_sqlite3_shell() {
+    if !tool_available("sqlite3") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let by_shell = dir.path().join("shell.db");
+    let schema = std::fs::File::open(schema_sql_path()).unwrap();
+    let status = Command::new("sqlite3")
+        .arg("-bail")
+        .arg(&by_shell)
+        .stdin(schema)
+        .status()
+        .unwrap();
+    assert!(status.success(), "sqlite3 could not apply schema.sql");
+
+    let by_store = dir.path().join("store.db");
+    let store = relay_store::open(&DatabaseUrl::Sqlite(by_store.clone())).unwrap();
+    drop(store);
+
+    let expected = sqlite_columns(&by_shell);
+    assert!(
+        expected
+            .iter()
+            .any(|(t, c, _, _)| t == "usage_daily" && c == "skill_sessions")
+    );
+    assert_eq!(sqlite_columns(&by_store), expected);
+
+    // A database made by hand from schema.sql is one the store accepts as current.
+    let store = relay_store::open(&DatabaseUrl::Sqlite(by_shell)).unwrap();
+    assert_eq!(
+        store.schema_version().unwrap(),
+        relay_store::latest_version()
+    );
+    store
+        .create_tenant(&"acme".parse().unwrap(), "Acme", &[])
+        .unwrap();
+}
+
+fn postgres_columns(url: &str) -> Columns {
+    let mut client = postgres::Client::connect(url, postgres::NoTls).unwrap();
+    let mut columns: Columns = client
+        .query(
+            "SELECT table_name::text, column_name::text, data_type::text, is_nullable::text \
+             FROM information_schema.columns WHERE table_schema = current_schema()",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|row| {
+            (
+                row.get(0),
+                row.get(1),
+                row.get(2),
+                row.get::<_, String>(3) == "NO",
+            )
+        })
+        .collect();
+    columns.sort();
+    columns
+}
+
+#[test]
+fn postgres_store_matches_schema_sql_applied_by_psql() {
+    let Some((_, by_psql_schema, by_psql)) = postgres_schema() else {
+        return;
+    };
+    let Some((_, by_store_schema, by_store)) = postgres_schema() else {
+        return;
+    };
+    if !tool_available("psql") {
+        return;
+    }
+    let output = Command::new("psql")
+        .args(["-v", "ON_ERROR_STOP=1", "-q", "-f"])
+        .arg(schema_sql_path())
+        .arg(&by_psql)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "psql could not apply schema.sql: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    drop(relay_store::open(&DatabaseUrl::parse(&by_store).unwrap()).unwrap());
+
+    let expected = postgres_columns(&by_psql);
+    assert!(
+        expected
+            .iter()
+            .any(|(t, c, _, _)| t == "usage_daily" && c == "skill_sessions")
+    );
+    assert_eq!(postgres_columns(&by_store), expected);
+
+    let store = relay_store::open(&DatabaseUrl::parse(&by_psql).unwrap()).unwrap();
+    assert_eq!(
+        store.schema_version().unwrap(),
+        relay_store::latest_version()
+    );
+    store
+        .create_tenant(&"acme".parse().unwrap(), "Acme", &[])
+        .unwrap();
+    drop(store);
+
+    let base = crate::support::postgres_base_url().unwrap();
+    let mut admin = postgres::Client::connect(&base, postgres::NoTls).unwrap();
+    for schema in [by_psql_schema, by_store_schema] {
+        admin
+            .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+            .unwrap();
+    }
+}
+
+#[test]
+fn unknown_schemes_and_unreachable_databases_fail_clearly() {
+    let err = DatabaseUrl::parse("mysql://root@localhost/relay").unwrap_err();
+    assert!(err.to_string().contains("sqlite://"), "{err}");
+
+    // Nothing listens on port 1.
+    let url =
+        DatabaseUrl::parse("postgres://postgres@127.0.0.1:1/relay?connect_timeout=2").unwrap();
+    let err = relay_store::open(&url)
+        .err()
+        .expect("an unreachable server must fail");
+    assert!(
+        matches!(err, relay_store::StoreError::Unavailable(_)),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("refused"), "{err}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let blocked = dir.path().join("file");
+    std::fs::write(&blocked, "not a directory").unwrap();
+    let err = relay_store::open(&DatabaseUrl::Sqlite(blocked.join("relay.db")))
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("cannot"), "{err}");
+}

@@ -126,6 +126,12 @@ impl EventId {
     }
 }
 
+impl fmt::Display for EventId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// A short identifier-like text reported by a hook (session id, tool name…): at most 256
 /// characters, no control characters.
 pub(crate) fn check_event_text(what: &'static str, value: &str) -> Result<(), ValidationError> {

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::{Email, TenantId, Timestamp, UserId, ValidationError};
 
 /// What a user may do in their tenant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// Sees the whole tenant's analytics, manages users and keys.

@@ -5,7 +5,9 @@ use std::process::Command;
 
 use relay_store::DatabaseUrl;
 
-use crate::support::{postgres_schema, schema_sql_path};
+use relay_testkit::{TestDatabase, tool_available};
+
+use crate::support::schema_sql_path;
 
 /// (table, column, declared type, not null) for every column, sorted.
 type Columns = Vec<(String, String, String, bool)>;
@@ -39,18 +41,6 @@ fn sqlite_columns(path: &std::path::Path) -> Columns {
     }
     columns.sort();
     columns
-}
-
-fn tool_available(name: &str) -> bool {
-    let found = Command::new(name).arg("--version").output().is_ok();
-    if !found {
-        assert!(
-            std::env::var("CI").map_or(true, |ci| ci != "true"),
-            "{name} is needed by the schema tests in CI (.ci/run installs it)"
-        );
-        eprintln!("{name} not found: skipping the part of this test that needs it");
-    }
-    found
 }
 
 #[test]
@@ -117,12 +107,12 @@ fn postgres_columns(url: &str) -> Columns {
 
 #[test]
 fn postgres_store_matches_schema_sql_applied_by_psql() {
-    let Some((_, by_psql_schema, by_psql)) = postgres_schema() else {
+    let (Some(by_psql_db), Some(by_store_db)) =
+        (TestDatabase::postgres(), TestDatabase::postgres())
+    else {
         return;
     };
-    let Some((_, by_store_schema, by_store)) = postgres_schema() else {
-        return;
-    };
+    let (by_psql, by_store) = (by_psql_db.url.clone(), by_store_db.url.clone());
     if !tool_available("psql") {
         return;
     }
@@ -156,15 +146,6 @@ fn postgres_store_matches_schema_sql_applied_by_psql() {
     store
         .create_tenant(&"acme".parse().unwrap(), "Acme", &[])
         .unwrap();
-    drop(store);
-
-    let base = crate::support::postgres_base_url().unwrap();
-    let mut admin = postgres::Client::connect(&base, postgres::NoTls).unwrap();
-    for schema in [by_psql_schema, by_store_schema] {
-        admin
-            .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
-            .unwrap();
-    }
 }
 
 #[test]

@@ -1,0 +1,74 @@
+//! Running a parsed command: open the store, then one file per command group.
+
+mod key;
+mod skill;
+mod tenant;
+mod user;
+
+use std::sync::Arc;
+
+use anyhow::{Context, anyhow};
+use relay_core::{Email, Tenant, TenantSlug, User};
+use relay_store::{DatabaseUrl, Store, StoreError};
+
+use crate::cli::{Cli, Command};
+use crate::{UsageError, output};
+
+/// What every command needs.
+pub struct Ctx {
+    pub store: Arc<dyn Store>,
+    pub json: bool,
+}
+
+impl Ctx {
+    /// The tenant with this slug, or an error that says how to find the right one.
+    pub fn tenant(&self, slug: &TenantSlug) -> anyhow::Result<Tenant> {
+        self.store
+            .tenant_by_slug(slug)?
+            .ok_or_else(|| anyhow!("no tenant {slug}: see `relay-admin tenant list`"))
+    }
+
+    /// The user with this email in the tenant, or an error that says how to add them.
+    pub fn user(&self, tenant: &Tenant, email: &Email) -> anyhow::Result<User> {
+        self.store.user_by_email(&tenant.id, email)?.ok_or_else(|| {
+            anyhow!(
+                "no user {email} in tenant {slug}: add them with `relay-admin user add --tenant {slug} {email}`",
+                slug = tenant.slug
+            )
+        })
+    }
+}
+
+pub fn run(cli: &Cli) -> anyhow::Result<()> {
+    let url = DatabaseUrl::from_setting(cli.database_url.as_deref()).map_err(|err| match err {
+        StoreError::UnknownScheme(_) | StoreError::Invalid(_) => anyhow::Error::new(UsageError(
+            format!("RELAY_DATABASE_URL / --database-url: {err}"),
+        )),
+        other => anyhow::Error::new(other),
+    })?;
+    let store = relay_store::open(&url).with_context(|| format!("opening {url}"))?;
+    let ctx = Ctx {
+        store,
+        json: cli.json,
+    };
+    match &cli.command {
+        Command::Migrate => migrate(&ctx, &url),
+        Command::Tenant(command) => tenant::run(&ctx, command),
+        Command::User(command) => user::run(&ctx, command),
+        Command::Key(command) => key::run(&ctx, command),
+        Command::Skill(command) => skill::run(&ctx, command),
+    }
+}
+
+fn migrate(ctx: &Ctx, url: &DatabaseUrl) -> anyhow::Result<()> {
+    // Opening the store has already migrated it.
+    let version = ctx.store.schema_version()?;
+    if ctx.json {
+        return output::json(&serde_json::json!({
+            "database": ctx.store.backend(),
+            "schema_version": version,
+        }));
+    }
+    println!("{url} is at schema version {version}.");
+    Ok(())
+}

@@ -1,3 +1,6 @@
 //! relay-admin as an operator runs it: the real binary, on SQLite and on PostgreSQL.
 
+// A panic in a test is a failed test: unwrapping is the point here.
+#![allow(clippy::unwrap_used)]
+
 mod story;

@@ -17,7 +17,19 @@ use crate::sql::{Backend, Conn, Dialect, Param, Row, Value};
 use crate::{Result, StoreError};
 
 pub(crate) struct Postgres {
-    pool: r2d2::Pool<PostgresConnectionManager<NoTls>>,
+    /// Always `Some` until `drop` takes it away.
+    pool: Option<r2d2::Pool<PostgresConnectionManager<NoTls>>>,
+}
+
+/// Closing a sync client runs a small runtime of its own, which panics on a thread that is
+/// driving tokio. The last store handle may well be dropped on one (trackd's shutdown), so the
+/// pool is closed on a thread of its own, and waited for.
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        if let Some(pool) = self.pool.take() {
+            let _ = std::thread::spawn(move || drop(pool)).join();
+        }
+    }
 }
 
 impl Postgres {
@@ -42,11 +54,13 @@ impl Postgres {
             .max_size(16)
             .connection_timeout(Duration::from_secs(5))
             .build_unchecked(manager);
-        Ok(Self { pool })
+        Ok(Self { pool: Some(pool) })
     }
 
     fn client(&self) -> Result<r2d2::PooledConnection<PostgresConnectionManager<NoTls>>> {
         self.pool
+            .as_ref()
+            .ok_or_else(|| StoreError::Unavailable("the store is closing".to_owned()))?
             .get()
             .map_err(|err| StoreError::Unavailable(err.to_string()))
     }

@@ -114,10 +114,13 @@ fn run(store: &dyn Store, ops: &[Op], run_id: usize) {
                 let role = if admin { Role::Admin } else { Role::Member };
                 let result = store.create_user(&tenants[tenant], &email(EMAILS[e]), role);
                 let model = &mut models[tenant];
-                if model.users.contains_key(&e) {
-                    assert!(matches!(result, Err(StoreError::Conflict(_))), "{result:?}");
-                } else {
-                    model.users.insert(e, (result.unwrap().id, role));
+                match model.users.entry(e) {
+                    std::collections::btree_map::Entry::Occupied(_) => {
+                        assert!(matches!(result, Err(StoreError::Conflict(_))), "{result:?}");
+                    }
+                    std::collections::btree_map::Entry::Vacant(slot) => {
+                        slot.insert((result.unwrap().id, role));
+                    }
                 }
             }
             Op::AddKey { tenant, email: e } => {

@@ -1,0 +1,61 @@
+//! trackd's settings: where tenants live, and the limits that keep one client from hurting others.
+
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Tenants are `<slug>.<base_domain>`; the bare domain serves the landing page.
+    pub base_domain: String,
+    pub limits: Limits,
+}
+
+/// Server hardening limits.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// A client must send its whole request head within this time.
+    pub header_read_timeout: Duration,
+    /// A whole request, body included, must be answered within this time.
+    pub request_timeout: Duration,
+    /// Request bodies above this size get 413.
+    pub max_body_bytes: usize,
+    /// Connections above this count wait to be accepted.
+    pub max_connections: usize,
+    /// On shutdown, open requests get this long to finish.
+    pub drain_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            header_read_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            max_body_bytes: 1024 * 1024,
+            max_connections: 4096,
+            drain_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl Config {
+    pub fn new(base_domain: &str) -> anyhow::Result<Self> {
+        let base_domain = base_domain
+            .trim()
+            .trim_end_matches('.')
+            .to_ascii_lowercase();
+        let valid = !base_domain.is_empty()
+            && base_domain.split('.').all(|label| {
+                !label.is_empty()
+                    && label.len() <= 63
+                    && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            });
+        if !valid {
+            anyhow::bail!(
+                "RELAY_BASE_DOMAIN {base_domain:?} is not a DNS name: use e.g. relay.example.com or localhost"
+            );
+        }
+        Ok(Self {
+            base_domain,
+            limits: Limits::default(),
+        })
+    }
+}

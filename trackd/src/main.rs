@@ -1,0 +1,95 @@
+//! `trackd`: read the configuration, open the database, serve until SIGINT or SIGTERM.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use relay_store::DatabaseUrl;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "trackd",
+    version,
+    about = "Relay's server: skills API and usage tracking"
+)]
+struct Cli {
+    /// Address to listen on.
+    #[arg(
+        long,
+        env = "TRACKD_LISTEN",
+        default_value = "127.0.0.1:8080",
+        global = true
+    )]
+    listen: SocketAddr,
+    /// The database: sqlite:///path/relay.db or postgres://user@host/db
+    /// [default: sqlite://<data dir>/relay/relay.db]
+    #[arg(
+        long,
+        env = "RELAY_DATABASE_URL",
+        hide_env_values = true,
+        global = true
+    )]
+    database_url: Option<String>,
+    /// Tenants are served at <slug>.<base domain>.
+    #[arg(
+        long,
+        env = "RELAY_BASE_DOMAIN",
+        default_value = "localhost",
+        global = true
+    )]
+    base_domain: String,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Migrate the database and serve HTTP (the default).
+    Serve,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match serve(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!("{err:#}");
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(cli: Cli) -> anyhow::Result<()> {
+    // `serve` is the only command, and the default.
+    let (Some(Command::Serve) | None) = cli.command;
+    let config = trackd::Config::new(&cli.base_domain)?;
+    let url = DatabaseUrl::from_setting(cli.database_url.as_deref())?;
+    // Opened before the runtime starts: the PostgreSQL client must not run on a tokio worker.
+    let store = relay_store::open(&url).with_context(|| format!("opening {url}"))?;
+    tracing::info!(database = %url, "database ready");
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(cli.listen)
+            .await
+            .with_context(|| format!("listening on {}", cli.listen))?;
+        let local = listener.local_addr()?;
+        tracing::info!(
+            "trackd listening on http://{local} (tenants at http://<slug>.{}:{})",
+            config.base_domain,
+            local.port()
+        );
+        trackd::run(config, store, listener, trackd::shutdown_signal()).await
+    })
+}

@@ -1,0 +1,3 @@
+//! One file per route group.
+
+pub(crate) mod health;

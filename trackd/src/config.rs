@@ -6,6 +6,8 @@ use std::time::Duration;
 pub struct Config {
     /// Tenants are `<slug>.<base_domain>`; the bare domain serves the landing page.
     pub base_domain: String,
+    /// Tracked events each API key may send per minute (`RELAY_TRACK_RATE_PER_MINUTE`).
+    pub track_rate_per_minute: u32,
     pub limits: Limits,
 }
 
@@ -16,12 +18,19 @@ pub struct Limits {
     pub header_read_timeout: Duration,
     /// A whole request, body included, must be answered within this time.
     pub request_timeout: Duration,
-    /// Request bodies above this size get 413.
-    pub max_body_bytes: usize,
+    /// `POST /api/track` bodies above this size get 413.
+    pub max_track_body: usize,
+    /// `POST /api/skills` bodies (a skill with its files) above this size get 413.
+    pub max_publish_body: usize,
+    /// Any other request body above this size gets 413.
+    pub max_body: usize,
     /// Connections above this count wait to be accepted.
     pub max_connections: usize,
     /// On shutdown, open requests get this long to finish.
     pub drain_timeout: Duration,
+    /// How long a looked-up API key is trusted before it is checked again; revocation takes
+    /// effect within this time.
+    pub key_cache_ttl: Duration,
 }
 
 impl Default for Limits {
@@ -29,9 +38,12 @@ impl Default for Limits {
         Self {
             header_read_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(30),
-            max_body_bytes: 1024 * 1024,
+            max_track_body: 1024 * 1024,
+            max_publish_body: 10 * 1024 * 1024,
+            max_body: 64 * 1024,
             max_connections: 4096,
             drain_timeout: Duration::from_secs(10),
+            key_cache_ttl: Duration::from_millis(900),
         }
     }
 }
@@ -55,6 +67,7 @@ impl Config {
         }
         Ok(Self {
             base_domain,
+            track_rate_per_minute: 600,
             limits: Limits::default(),
         })
     }

@@ -1,31 +1,75 @@
 //! trackd, Relay's server. [`run`] serves on a bound listener until a shutdown future completes,
 //! so tests start a real server on `127.0.0.1:0` and stop it when they are done.
 
+mod auth;
 mod config;
 mod http;
+mod ingest;
+mod metrics;
 mod routes;
+mod tenancy;
 
 use std::sync::Arc;
 
-use relay_store::Store;
+use relay_store::{Store, StoreError};
 
 pub use config::{Config, Limits};
+
+use crate::http::ApiError;
 
 /// What every request handler can reach.
 pub(crate) struct AppState {
     pub(crate) config: Config,
     pub(crate) store: Arc<dyn Store>,
+    pub(crate) tenants: tenancy::TenantCache,
+    pub(crate) keys: auth::KeyCache,
+    pub(crate) writer: ingest::Writer,
+    pub(crate) limiter: ingest::RateLimiter,
+    pub(crate) metrics: Arc<metrics::Metrics>,
 }
 
-/// Serves HTTP on `listener` until `shutdown` completes, then drains open requests.
+impl AppState {
+    /// Runs a store call on the blocking pool: the store is synchronous, and the PostgreSQL
+    /// client must never run on a tokio worker.
+    pub(crate) async fn db<T: Send + 'static>(
+        &self,
+        call: impl FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || call(&*store))
+            .await
+            .map_err(|err| {
+                tracing::error!("a database call panicked: {err}");
+                ApiError::internal()
+            })?
+            .map_err(ApiError::from)
+    }
+}
+
+/// Serves HTTP on `listener` until `shutdown` completes, then drains open requests and flushes
+/// the event writer: every event answered 202 is committed before this returns.
 pub async fn run(
     config: Config,
     store: Arc<dyn Store>,
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
-    let state = Arc::new(AppState { config, store });
-    http::serve(state, listener, shutdown).await
+    let metrics = Arc::new(metrics::Metrics::default());
+    let (writer, writer_thread) = ingest::Writer::start(store.clone(), metrics.clone())?;
+    let state = Arc::new(AppState {
+        limiter: ingest::RateLimiter::new(config.track_rate_per_minute),
+        config,
+        store,
+        tenants: tenancy::TenantCache::default(),
+        keys: auth::KeyCache::default(),
+        writer,
+        metrics,
+    });
+    let served = http::serve(state, listener, shutdown).await;
+    // Every connection has ended, so the last handle on the writer is gone with them: the writer
+    // drains its queue and stops.
+    let _ = tokio::task::spawn_blocking(move || writer_thread.join()).await;
+    served
 }
 
 /// Completes on SIGINT or SIGTERM.

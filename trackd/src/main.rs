@@ -39,6 +39,14 @@ struct Cli {
         global = true
     )]
     base_domain: String,
+    /// Tracked events each API key may send per minute.
+    #[arg(
+        long,
+        env = "RELAY_TRACK_RATE_PER_MINUTE",
+        default_value_t = 600,
+        global = true
+    )]
+    track_rate_per_minute: u32,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -70,7 +78,12 @@ fn main() -> ExitCode {
 fn serve(cli: Cli) -> anyhow::Result<()> {
     // `serve` is the only command, and the default.
     let (Some(Command::Serve) | None) = cli.command;
-    let config = trackd::Config::new(&cli.base_domain)?;
+    let mut config = trackd::Config::new(&cli.base_domain)?;
+    anyhow::ensure!(
+        cli.track_rate_per_minute > 0,
+        "RELAY_TRACK_RATE_PER_MINUTE must be at least 1"
+    );
+    config.track_rate_per_minute = cli.track_rate_per_minute;
     let url = DatabaseUrl::from_setting(cli.database_url.as_deref())?;
     // Opened before the runtime starts: the PostgreSQL client must not run on a tokio worker.
     let store = relay_store::open(&url).with_context(|| format!("opening {url}"))?;

@@ -117,6 +117,12 @@ impl EventId {
         Self(format!("ev_{}", hex::encode(&digest[..16])))
     }
 
+    /// A fresh id for an event that carries nothing to derive one from: such an event cannot
+    /// be recognised when resent, which is why hooks always send a session and tool use id.
+    pub fn random() -> Self {
+        Self(format!("ev_{}", uuid::Uuid::now_v7().simple()))
+    }
+
     pub fn from_stored(value: String) -> Self {
         Self(value)
     }

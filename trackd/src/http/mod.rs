@@ -1,6 +1,8 @@
 //! The HTTP server: accept loop, per-connection hardening, graceful shutdown.
 
+mod body;
 mod error;
+mod query;
 mod router;
 
 use std::convert::Infallible;
@@ -13,7 +15,9 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
-pub(crate) use error::{ApiError, Body, json_response};
+pub(crate) use body::{read_json, read_json_bytes};
+pub(crate) use error::{ApiError, Body, json_response, text_response};
+pub(crate) use query::parse as parse_query;
 
 use crate::AppState;
 
@@ -32,9 +36,11 @@ pub(crate) async fn serve(
     builder.http2().timer(TokioTimer::new());
     let graceful = GracefulShutdown::new();
     let connections = Arc::new(Semaphore::new(limits.max_connections));
+    let mut tasks = tokio::task::JoinSet::new();
     let mut shutdown = std::pin::pin!(shutdown);
 
     loop {
+        while tasks.try_join_next().is_some() {}
         // Waiting for a free slot before accepting keeps the kernel's backlog as the queue.
         let permit = tokio::select! {
             permit = connections.clone().acquire_owned() => permit?,
@@ -59,7 +65,7 @@ pub(crate) async fn serve(
         });
         let connection = builder.serve_connection(TokioIo::new(stream), service);
         let connection = graceful.watch(connection.into_owned());
-        tokio::spawn(async move {
+        tasks.spawn(async move {
             if let Err(err) = connection.await {
                 tracing::debug!(%peer, "connection ended: {err}");
             }
@@ -74,5 +80,8 @@ pub(crate) async fn serve(
             tracing::warn!("drain timeout: closing the remaining connections");
         }
     }
+    // Whatever is left is cut; its clients got no answer and will send again.
+    tasks.abort_all();
+    while tasks.join_next().await.is_some() {}
     Ok(())
 }

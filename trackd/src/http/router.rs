@@ -1,23 +1,98 @@
-//! Routing: a plain match on method and path, small enough to read at a glance.
+//! Routing: a plain match on method and path segments, small enough to read at a glance. Every
+//! answer is counted by route pattern and status, and logged at debug.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Instant;
 
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
 
 use super::{ApiError, Body};
-use crate::{AppState, routes};
+use crate::{AppState, auth, routes, tenancy};
+
+/// A matched route; the label is the pattern metrics and logs use.
+enum Route {
+    Health,
+    Me,
+    ListSkills,
+    PublishSkill,
+    GetSkill(String),
+    GetVersion(String, String),
+    RateSkill(String),
+    Deploy,
+    Track,
+    TlsAllowed,
+    Metrics,
+    WrongMethod(&'static str),
+    NotFound,
+}
+
+impl Route {
+    fn of(method: &Method, path: &str) -> Self {
+        let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+        let get = method == Method::GET;
+        match segments.as_slice() {
+            ["api", "health"] if get => Route::Health,
+            ["api", "health"] => Route::WrongMethod("/api/health"),
+            ["api", "me"] if get => Route::Me,
+            ["api", "me"] => Route::WrongMethod("/api/me"),
+            ["api", "skills"] if get => Route::ListSkills,
+            ["api", "skills"] if method == Method::POST => Route::PublishSkill,
+            ["api", "skills"] => Route::WrongMethod("/api/skills"),
+            ["api", "skills", slug] if get => Route::GetSkill((*slug).to_owned()),
+            ["api", "skills", _] => Route::WrongMethod("/api/skills/{slug}"),
+            ["api", "skills", slug, "versions", version] if get => {
+                Route::GetVersion((*slug).to_owned(), (*version).to_owned())
+            }
+            ["api", "skills", _, "versions", _] => {
+                Route::WrongMethod("/api/skills/{slug}/versions/{version}")
+            }
+            ["api", "skills", slug, "rating"] if method == Method::PUT => {
+                Route::RateSkill((*slug).to_owned())
+            }
+            ["api", "skills", _, "rating"] => Route::WrongMethod("/api/skills/{slug}/rating"),
+            ["api", "deployments"] if method == Method::POST => Route::Deploy,
+            ["api", "deployments"] => Route::WrongMethod("/api/deployments"),
+            ["api", "track"] if method == Method::POST => Route::Track,
+            ["api", "track"] => Route::WrongMethod("/api/track"),
+            ["internal", "tls-allowed"] if get => Route::TlsAllowed,
+            ["internal", "tls-allowed"] => Route::WrongMethod("/internal/tls-allowed"),
+            ["metrics"] if get => Route::Metrics,
+            ["metrics"] => Route::WrongMethod("/metrics"),
+            _ => Route::NotFound,
+        }
+    }
+
+    fn label(&self) -> &'static str {
+        match self {
+            Route::Health => "/api/health",
+            Route::Me => "/api/me",
+            Route::ListSkills | Route::PublishSkill => "/api/skills",
+            Route::GetSkill(_) => "/api/skills/{slug}",
+            Route::GetVersion(..) => "/api/skills/{slug}/versions/{version}",
+            Route::RateSkill(_) => "/api/skills/{slug}/rating",
+            Route::Deploy => "/api/deployments",
+            Route::Track => "/api/track",
+            Route::TlsAllowed => "/internal/tls-allowed",
+            Route::Metrics => "/metrics",
+            Route::WrongMethod(label) => label,
+            Route::NotFound => "unmatched",
+        }
+    }
+}
 
 pub(crate) async fn handle(
     state: Arc<AppState>,
     request: Request<Incoming>,
     peer: SocketAddr,
 ) -> Response<Body> {
+    let started = Instant::now();
     let method = request.method().clone();
-    let path = request.uri().path().to_owned();
+    let route = Route::of(&method, request.uri().path());
+    let label = route.label();
     let timeout = state.config.limits.request_timeout;
-    let response = match tokio::time::timeout(timeout, route(state, request)).await {
+    let response = match tokio::time::timeout(timeout, dispatch(&state, route, request)).await {
         Ok(Ok(response)) => response,
         Ok(Err(err)) => err.into_response(),
         Err(_) => ApiError::new(
@@ -27,30 +102,50 @@ pub(crate) async fn handle(
         )
         .into_response(),
     };
-    tracing::debug!(%peer, %method, path, status = response.status().as_u16(), "request");
+    let status = response.status().as_u16();
+    state.metrics.request(label, status);
+    // Never the path itself or the body: the route pattern says what was asked.
+    tracing::debug!(%peer, %method, route = label, status, micros = started.elapsed().as_micros() as u64, "request");
     response
 }
 
-async fn route(
-    state: Arc<AppState>,
+async fn dispatch(
+    state: &AppState,
+    route: Route,
     request: Request<Incoming>,
 ) -> Result<Response<Body>, ApiError> {
-    let segments: Vec<&str> = request.uri().path().trim_matches('/').split('/').collect();
-    match (request.method(), segments.as_slice()) {
-        (&Method::GET, ["api", "health"]) => routes::health::get(&state).await,
-        (_, ["api", "health"]) => Err(method_not_allowed()),
-        _ => Err(ApiError::not_found(format!(
+    match route {
+        Route::Health => routes::health::get(state).await,
+        Route::TlsAllowed => routes::internal::tls_allowed(state, &request).await,
+        Route::Metrics => Ok(routes::internal::metrics(state)),
+        Route::WrongMethod(_) => Err(ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "this route does not take that method",
+        )),
+        Route::NotFound => Err(ApiError::not_found(format!(
             "no route {} {}",
             request.method(),
             request.uri().path()
         ))),
+        authenticated => {
+            let host = tenancy::resolve(state, &request).await?;
+            let principal = auth::authenticate(state, &request, &host).await?;
+            match authenticated {
+                Route::Me => Ok(routes::me::get(&principal)),
+                Route::ListSkills => routes::skills::list(state, &principal, &request).await,
+                Route::PublishSkill => routes::skills::publish(state, &principal, request).await,
+                Route::GetSkill(slug) => routes::skills::get(state, &principal, &slug).await,
+                Route::GetVersion(slug, version) => {
+                    routes::skills::version(state, &principal, &slug, &version).await
+                }
+                Route::RateSkill(slug) => {
+                    routes::skills::rate(state, &principal, &slug, request).await
+                }
+                Route::Deploy => routes::deployments::create(state, &principal, request).await,
+                Route::Track => routes::track::post(state, &principal, request).await,
+                _ => Err(ApiError::internal()),
+            }
+        }
     }
-}
-
-fn method_not_allowed() -> ApiError {
-    ApiError::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
-        "this route does not take that method",
-    )
 }

@@ -1,26 +1,23 @@
 //! `GET /api/health`: is trackd up, and can it reach its database?
 
 use hyper::{Response, StatusCode};
+use relay_api::Health;
 
+use super::json;
 use crate::AppState;
-use crate::http::{ApiError, Body, json_response};
+use crate::http::{ApiError, Body};
 
-pub(crate) async fn get(state: &std::sync::Arc<AppState>) -> Result<Response<Body>, ApiError> {
-    let store = state.store.clone();
-    let database = tokio::task::spawn_blocking(move || store.ping())
-        .await
-        .map_err(|_| ApiError::internal())?;
-    let (status, database) = match database {
-        Ok(()) => (StatusCode::OK, "ok"),
-        Err(err) => {
-            tracing::warn!("health check: database unreachable: {err}");
-            (StatusCode::SERVICE_UNAVAILABLE, "unreachable")
-        }
+pub(crate) async fn get(state: &AppState) -> Result<Response<Body>, ApiError> {
+    let reachable = state.db(|store| store.ping()).await.is_ok();
+    let status = if reachable {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
     };
-    let body = serde_json::json!({
-        "status": if status == StatusCode::OK { "ok" } else { "unavailable" },
-        "version": env!("CARGO_PKG_VERSION"),
-        "database": database,
-    });
-    Ok(json_response(status, &body))
+    let body = Health {
+        status: if reachable { "ok" } else { "unavailable" }.to_owned(),
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        database: if reachable { "ok" } else { "unreachable" }.to_owned(),
+    };
+    Ok(json(status, &body))
 }

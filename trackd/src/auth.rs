@@ -1,0 +1,100 @@
+//! API-key authentication: `Authorization: Bearer rly_…`, looked up by SHA-256, cached briefly.
+//!
+//! A cached answer (found or not) is reused for at most `Limits::key_cache_ttl` (under a second),
+//! so a key revoked by any process (relay-admin on the database, another trackd) stops working
+//! within a second.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use hyper::{Request, StatusCode, header};
+use relay_core::ApiKeyHash;
+use relay_store::Principal;
+
+use crate::AppState;
+use crate::http::ApiError;
+use crate::tenancy::HostTenant;
+
+const KEY_CACHE_MAX: usize = 100_000;
+
+#[derive(Default)]
+pub(crate) struct KeyCache {
+    entries: Mutex<HashMap<String, (Option<Principal>, Instant)>>,
+}
+
+impl KeyCache {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Option<Principal>, Instant)>> {
+        self.entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    async fn lookup(
+        &self,
+        state: &AppState,
+        hash: ApiKeyHash,
+    ) -> Result<Option<Principal>, ApiError> {
+        let ttl = state.config.limits.key_cache_ttl;
+        if let Some((principal, at)) = self.lock().get(hash.as_str())
+            && at.elapsed() < ttl
+        {
+            return Ok(principal.clone());
+        }
+        let key = hash.as_str().to_owned();
+        let principal = state.db(move |store| store.authenticate(&hash)).await?;
+        let mut entries = self.lock();
+        if entries.len() >= KEY_CACHE_MAX {
+            entries.clear();
+        }
+        entries.insert(key, (principal.clone(), Instant::now()));
+        Ok(principal)
+    }
+}
+
+fn unauthorized(message: &str) -> ApiError {
+    ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+}
+
+/// The key's owner, if the request carries a live key that may act on the Host's tenant.
+pub(crate) async fn authenticate<B>(
+    state: &AppState,
+    request: &Request<B>,
+    host: &HostTenant,
+) -> Result<Principal, ApiError> {
+    let header = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .ok_or_else(|| unauthorized("send your Relay API key as `Authorization: Bearer rly_…`"))?;
+    let key = header
+        .to_str()
+        .ok()
+        .and_then(|value| {
+            value
+                .strip_prefix("Bearer ")
+                .or_else(|| value.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .filter(|key| !key.is_empty())
+        .ok_or_else(|| unauthorized("the Authorization header must be `Bearer rly_…`"))?;
+    let principal = state
+        .keys
+        .lookup(state, ApiKeyHash::of_presented(key))
+        .await?
+        .ok_or_else(|| {
+            unauthorized("this API key is unknown or revoked: sign in again with `relay-mcp login`")
+        })?;
+    if let HostTenant::Tenant(tenant) = host
+        && tenant.id != principal.tenant.id
+    {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "wrong_tenant",
+            format!(
+                "this key belongs to another organization than {}: use the address of your own",
+                tenant.slug
+            ),
+        ));
+    }
+    Ok(principal)
+}

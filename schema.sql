@@ -137,8 +137,8 @@ CREATE TABLE IF NOT EXISTS deployments (
 
 -- What hooks report. Only these columns exist: tool inputs, outputs, prompts and paths have
 -- nowhere to go. An event id is stored once per tenant (retries and resends are duplicates).
--- user_id has no foreign key on purpose: it is the authenticated key's user, and a key per
--- event would cost the ingest path an index it does not otherwise need.
+-- No foreign key to skills or users: the writer checks the skill itself, the user is the
+-- authenticated key's, and every extra index here is paid on each of millions of inserts.
 CREATE TABLE IF NOT EXISTS usage_events (
     tenant_id     TEXT NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
     event_id      TEXT NOT NULL,
@@ -155,12 +155,20 @@ CREATE TABLE IF NOT EXISTS usage_events (
     received_at   BIGINT NOT NULL,
     source        TEXT,
     client        TEXT,
-    PRIMARY KEY (tenant_id, event_id),
-    FOREIGN KEY (tenant_id, skill_id) REFERENCES skills (tenant_id, id) ON DELETE CASCADE
+    PRIMARY KEY (tenant_id, event_id)
 );
-CREATE INDEX IF NOT EXISTS usage_events_by_skill_session
-    ON usage_events (tenant_id, skill_id, session_id);
 CREATE INDEX IF NOT EXISTS usage_events_by_time ON usage_events (tenant_id, occurred_at);
+
+-- One row per skill used in a session: the headline "skill sessions" count. Its primary key
+-- decides which event opened the session, also when several writers race.
+CREATE TABLE IF NOT EXISTS skill_sessions (
+    tenant_id  TEXT NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+    skill_id   TEXT NOT NULL,
+    session_id TEXT NOT NULL,
+    user_id    TEXT NOT NULL,
+    started_at BIGINT NOT NULL,
+    PRIMARY KEY (tenant_id, skill_id, session_id)
+);
 
 -- The daily rollup analytics read, kept in the same transaction as the events it counts.
 -- A skill session is counted on the day of the first event of that skill in that session.

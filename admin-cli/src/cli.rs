@@ -73,6 +73,20 @@ fn category(value: &str) -> Result<Category, String> {
     Category::parse(value).map_err(|err| err.to_string())
 }
 
+fn tenant_name(value: &str) -> Result<String, String> {
+    relay_core::Tenant::validate_name(value).map_err(|err| err.to_string())
+}
+
+fn key_name(value: &str) -> Result<String, String> {
+    let name = value.trim();
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return Err(format!(
+            "invalid key name {value:?}: use 1-100 printable characters"
+        ));
+    }
+    Ok(name.to_owned())
+}
+
 fn hours(value: &str) -> Result<HoursSaved, String> {
     HoursSaved::parse(value).map_err(|err| err.to_string())
 }
@@ -91,7 +105,7 @@ pub enum TenantCommand {
         #[arg(value_parser = tenant_slug)]
         slug: TenantSlug,
         /// The company's name, as people see it.
-        #[arg(long)]
+        #[arg(long, value_parser = tenant_name)]
         name: String,
         /// An email domain whose people sign in to this tenant (repeatable).
         #[arg(long = "domain", value_name = "DOMAIN", value_parser = domain)]
@@ -108,6 +122,7 @@ pub enum TenantCommand {
     Rename {
         #[arg(value_parser = tenant_slug)]
         slug: TenantSlug,
+        #[arg(value_parser = tenant_name)]
         name: String,
     },
     /// Delete a tenant and all its data: users, keys, skills, usage.
@@ -172,7 +187,7 @@ pub enum KeyCommand {
         #[arg(long = "user", value_name = "EMAIL", value_parser = email)]
         user: Email,
         /// A label to tell keys apart.
-        #[arg(long, value_name = "LABEL", default_value = "relay-admin")]
+        #[arg(long, value_name = "LABEL", default_value = "relay-admin", value_parser = key_name)]
         name: String,
     },
     /// List a tenant's keys (never the keys themselves).

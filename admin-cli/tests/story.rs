@@ -446,6 +446,27 @@ fn check_mistakes(database: &str) {
     );
     fails(database, &["tenant", "list", "--bogus"], 2, "--bogus");
     fails(database, &[], 2, "subcommand");
+    fails(
+        database,
+        &["tenant", "create", "blank", "--name", "  "],
+        2,
+        "invalid tenant name",
+    );
+    fails(
+        database,
+        &[
+            "key",
+            "create",
+            "--tenant",
+            "acme",
+            "--user",
+            "alice@acme.com",
+            "--name",
+            "",
+        ],
+        2,
+        "invalid key name",
+    );
 
     assert_eq!(
         ok(database, &["tenant", "list", "--json"]),
@@ -485,7 +506,24 @@ fn mistakes_get_one_line_errors_and_change_nothing_on_postgres() {
 }
 
 #[test]
+fn a_mistyped_database_path_is_not_created() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("typo").join("relay.db");
+    let url = format!("sqlite://{}", missing.display());
+    fails(&url, &["tenant", "list"], 1, "no database at");
+    assert!(!missing.exists() && !dir.path().join("typo").exists());
+    ok(&url, &["migrate"]);
+    assert!(missing.exists());
+}
+
+#[test]
 fn bad_database_urls_fail_clearly() {
+    fails(
+        "postgres://relay:hunter2@db:notaport/relay",
+        &["tenant", "list"],
+        2,
+        "invalid PostgreSQL URL",
+    );
     fails(
         "mysql://root@db/relay",
         &["tenant", "list"],

@@ -1,4 +1,4 @@
-//! `GET /api/health` and the server's behaviour around it.
+//! `GET /api/health`, unknown routes, and shutdown.
 
 use crate::support::{Server, on_every_backend};
 
@@ -9,24 +9,29 @@ on_every_backend!(
 );
 
 fn health_reports_the_database(server: Server) {
-    let (status, body) = server.request("GET", "/api/health", "localhost", None);
-    assert_eq!(status, 200);
-    assert_eq!(body["status"], "ok");
-    assert_eq!(body["database"], "ok");
-    assert_eq!(body["version"], env!("CARGO_PKG_VERSION"));
+    let answer = server
+        .client()
+        .send("GET", "/api/health", "localhost", None, None);
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.json["status"], "ok");
+    assert_eq!(answer.json["database"], "ok");
+    assert_eq!(answer.json["version"], env!("CARGO_PKG_VERSION"));
 }
 
 fn unknown_routes_get_json_errors(server: Server) {
-    let (status, body) = server.request("GET", "/api/nothing-here", "localhost", None);
-    assert_eq!(status, 404);
-    assert_eq!(body["error"]["code"], "not_found");
-    let (status, body) = server.request("DELETE", "/api/health", "localhost", None);
-    assert_eq!(status, 405);
-    assert_eq!(body["error"]["code"], "method_not_allowed");
+    let client = server.client();
+    let answer = client.send("GET", "/api/nothing-here", "localhost", None, None);
+    assert_eq!((answer.status, answer.code()), (404, "not_found"));
+    let answer = client.send("DELETE", "/api/health", "localhost", None, None);
+    assert_eq!((answer.status, answer.code()), (405, "method_not_allowed"));
+    assert_eq!(
+        answer.header("content-type").as_deref(),
+        Some("application/json")
+    );
 }
 
 fn shutdown_finishes_open_requests(server: Server) {
-    // A request whose body is still arriving when shutdown starts is answered, not cut.
+    // A request still arriving when shutdown starts is answered, not cut.
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(server.addr).unwrap();
     stream

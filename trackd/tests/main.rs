@@ -3,5 +3,11 @@
 // A panic in a test is a failed test: unwrapping is the point here.
 #![allow(clippy::unwrap_used)]
 
+mod durability;
+mod hardening;
 mod health;
+mod privacy;
+mod skills;
 mod support;
+mod tenancy;
+mod track;

@@ -46,6 +46,21 @@ pub fn run(cli: &Cli) -> anyhow::Result<()> {
         )),
         other => anyhow::Error::new(other),
     })?;
+    // Only commands that create something may create the database: a mistyped path for a
+    // listing must fail, not leave an empty database behind.
+    let creates = matches!(
+        cli.command,
+        Command::Migrate | Command::Tenant(crate::cli::TenantCommand::Create { .. })
+    );
+    if let DatabaseUrl::Sqlite(path) = &url
+        && !creates
+        && !path.exists()
+    {
+        anyhow::bail!(
+            "no database at {}: check RELAY_DATABASE_URL, or create it with `relay-admin migrate`",
+            path.display()
+        );
+    }
     let store = relay_store::open(&url).with_context(|| format!("opening {url}"))?;
     let ctx = Ctx {
         store,

@@ -13,10 +13,10 @@ pub const MAX_FILES: usize = 500;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BundleError {
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("{0}: no SKILL.md in this folder; a skill folder holds SKILL.md and its files")]
     NoSkillMd(PathBuf),
@@ -45,9 +45,9 @@ impl SkillBundle {
     /// Loads a folder (SKILL.md plus every other file below it, hidden ones excepted) or a single
     /// markdown file taken as the SKILL.md.
     pub fn load(path: &Path) -> Result<Self, BundleError> {
-        let io = |source| BundleError::Io {
+        let io = |error| BundleError::Io {
             path: path.to_owned(),
-            source,
+            error,
         };
         let meta = std::fs::symlink_metadata(path).map_err(io)?;
         if meta.is_file() {
@@ -77,9 +77,9 @@ fn read_text(path: &Path, size: u64) -> Result<String, BundleError> {
             size,
         });
     }
-    let bytes = std::fs::read(path).map_err(|source| BundleError::Io {
+    let bytes = std::fs::read(path).map_err(|error| BundleError::Io {
         path: path.to_owned(),
-        source,
+        error,
     })?;
     String::from_utf8(bytes).map_err(|_| BundleError::NotText(path.to_owned()))
 }
@@ -90,22 +90,22 @@ fn collect(
     files: &mut Vec<SkillFile>,
     total: &mut u64,
 ) -> Result<(), BundleError> {
-    let entries = std::fs::read_dir(dir).map_err(|source| BundleError::Io {
+    let entries = std::fs::read_dir(dir).map_err(|error| BundleError::Io {
         path: dir.to_owned(),
-        source,
+        error,
     })?;
     for entry in entries {
-        let entry = entry.map_err(|source| BundleError::Io {
+        let entry = entry.map_err(|error| BundleError::Io {
             path: dir.to_owned(),
-            source,
+            error,
         })?;
         let path = entry.path();
         if entry.file_name().to_string_lossy().starts_with('.') {
             continue;
         }
-        let meta = std::fs::symlink_metadata(&path).map_err(|source| BundleError::Io {
+        let meta = std::fs::symlink_metadata(&path).map_err(|error| BundleError::Io {
             path: path.clone(),
-            source,
+            error,
         })?;
         if meta.file_type().is_symlink() {
             return Err(BundleError::Symlink(path));

@@ -17,17 +17,14 @@ pub struct Frontmatter {
 }
 
 impl Frontmatter {
-    /// Parses frontmatter YAML. Size is checked before parsing, and anchors and aliases are
-    /// refused outright: they are how a small file expands into a huge value.
+    /// Parses frontmatter YAML. Size is checked before parsing; an alias bomb (a small file whose
+    /// anchors expand into a huge value) is stopped by the parser's own repetition limit.
     pub fn parse(yaml: &str) -> Result<Self, SkillFileError> {
         if yaml.len() > MAX_FRONTMATTER_BYTES {
             return Err(SkillFileError::TooLarge {
                 size: yaml.len(),
                 limit: MAX_FRONTMATTER_BYTES,
             });
-        }
-        if uses_anchors(yaml) {
-            return Err(SkillFileError::Aliases);
         }
         let value: Value =
             yaml_serde::from_str(yaml).map_err(|err| SkillFileError::Yaml(err.to_string()))?;
@@ -52,36 +49,6 @@ impl Frontmatter {
             }),
         }
     }
-}
-
-/// True if the YAML has an anchor (`&a`) or an alias (`*a`) outside quoted text and comments.
-///
-/// A conservative scan: it may refuse a file that merely has `&` or `*` starting a plain value,
-/// which a skill author can quote.
-fn uses_anchors(yaml: &str) -> bool {
-    for line in yaml.lines() {
-        let mut in_single = false;
-        let mut in_double = false;
-        let mut previous = ' ';
-        for c in line.chars() {
-            match c {
-                '#' if !in_single && !in_double && previous.is_whitespace() => break,
-                '\'' if !in_double => in_single = !in_single,
-                '"' if !in_single => in_double = !in_double,
-                '&' | '*'
-                    if !in_single
-                        && !in_double
-                        && (previous.is_whitespace()
-                            || matches!(previous, ':' | '-' | '[' | '{' | ',')) =>
-                {
-                    return true;
-                }
-                _ => {}
-            }
-            previous = c;
-        }
-    }
-    false
 }
 
 /// What Relay catalogues from a SKILL.md.
@@ -207,8 +174,24 @@ mod tests {
 
     #[test]
     fn refuses_alias_bombs_and_huge_frontmatter_before_parsing() {
-        let bomb = "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a]\nc: [*b, *b, *b, *b, *b, *b, *b, *b]\n";
-        assert_eq!(Frontmatter::parse(bomb), Err(SkillFileError::Aliases));
+        // Nine levels of nine: 387 million nodes from a few hundred bytes.
+        let mut bomb = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x]\n");
+        for level in 1..9 {
+            let previous = format!("*a{}", level - 1);
+            bomb.push_str(&format!(
+                "a{level}: &a{level} [{}]\n",
+                vec![previous; 9].join(", ")
+            ));
+        }
+        let started = std::time::Instant::now();
+        assert!(matches!(
+            Frontmatter::parse(&bomb),
+            Err(SkillFileError::Yaml(_))
+        ));
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "the bomb went off"
+        );
         let huge = format!(
             "name: a\ndescription: {}\n",
             "x".repeat(MAX_FRONTMATTER_BYTES)
@@ -217,8 +200,12 @@ mod tests {
             Frontmatter::parse(&huge),
             Err(SkillFileError::TooLarge { .. })
         ));
-        // Ampersands and stars inside quotes, words and comments are fine.
-        let fine = Frontmatter::parse("description: \"R&D *only*\"\nnote: a&b # & *x\n").unwrap();
-        assert_eq!(fine.get_str("description").unwrap(), Some("R&D *only*"));
+        // Ampersands and stars in plain text are just text.
+        let fine =
+            Frontmatter::parse("description: Review & fix *carefully*\nnote: a&b\n").unwrap();
+        assert_eq!(
+            fine.get_str("description").unwrap(),
+            Some("Review & fix *carefully*")
+        );
     }
 }

@@ -1,7 +1,7 @@
 //! SKILL.md files: a YAML frontmatter between `---` lines, then a Markdown body.
 //!
 //! Apart from loading a skill folder (`bundle.rs`), this crate is pure: it reads and checks text.
-//! It splits a file, parses its frontmatter (capped in size before any parsing, aliases refused)
+//! It splits a file, parses its frontmatter (capped in size before any parsing)
 //! and reads the fields Relay needs to catalogue a skill.
 
 mod bundle;

@@ -203,11 +203,12 @@ fn describe(err: &postgres::Error) -> String {
 }
 
 fn map_error(err: postgres::Error) -> StoreError {
-    use postgres::error::SqlState;
     match err.code() {
-        Some(code) if *code == SqlState::UNIQUE_VIOLATION => {
-            StoreError::Conflict(format!("the change breaks a rule of the data: {err}"))
-        }
+        // Class 23, integrity constraint violations: as SQLite reports all of them.
+        Some(code) if code.code().starts_with("23") => StoreError::Conflict(format!(
+            "the change breaks a rule of the data: {}",
+            describe(&err)
+        )),
         Some(_) => StoreError::Database(describe(&err)),
         // No SQLSTATE: the connection itself failed (closed, reset, timed out).
         None => StoreError::Unavailable(describe(&err)),

@@ -12,6 +12,18 @@ pub(crate) enum Dialect {
     Postgres,
 }
 
+impl Dialect {
+    /// Appended to a text column that is sorted or compared for order, so that both engines
+    /// order by bytes. SQLite always does; PostgreSQL follows the database's locale otherwise
+    /// (en_US ignores `-`, so `a-c` and `ab` would swap between engines).
+    pub(crate) fn bytewise(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "",
+            Dialect::Postgres => " COLLATE \"C\"",
+        }
+    }
+}
+
 /// A query parameter, borrowed from the caller.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Param<'a> {

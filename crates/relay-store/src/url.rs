@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::path::PathBuf;
+use std::str::FromStr;
 
 use crate::StoreError;
 
@@ -32,6 +33,15 @@ impl DatabaseUrl {
             return Ok(DatabaseUrl::Sqlite(PathBuf::from(path)));
         }
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            // Checked now, so that a malformed URL is a usage error before anything connects.
+            postgres::Config::from_str(url).map_err(|err| {
+                StoreError::Invalid(relay_core::ValidationError::new(
+                    "PostgreSQL URL",
+                    // Never echo the URL: it may hold a password.
+                    "postgres://…",
+                    format!("{err}; expected postgres://user:password@host:port/dbname"),
+                ))
+            })?;
             return Ok(DatabaseUrl::Postgres(url.to_owned()));
         }
         let scheme = url.split_once(':').map_or(url, |(scheme, _)| scheme);
@@ -74,20 +84,28 @@ impl fmt::Debug for DatabaseUrl {
     }
 }
 
-/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
+/// `postgres://user@host:port/dbname`, rebuilt from the parsed URL: no password, no parameters
+/// (which may hold `password=` too).
 fn redact_password(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
+    let Ok(config) = postgres::Config::from_str(url) else {
+        return "postgres://…".to_owned();
     };
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(authority_end);
-    match authority.rsplit_once('@') {
-        Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _password)) => format!("{scheme}://{user}:***@{host}{tail}"),
-            None => url.to_owned(),
-        },
-        None => url.to_owned(),
-    }
+    let user = config
+        .get_user()
+        .map(|user| format!("{user}@"))
+        .unwrap_or_default();
+    let hosts: Vec<String> = config
+        .get_hosts()
+        .iter()
+        .zip(config.get_ports().iter().chain(std::iter::repeat(&5432)))
+        .map(|(host, port)| match host {
+            postgres::config::Host::Tcp(name) => format!("{name}:{port}"),
+            #[cfg(unix)]
+            postgres::config::Host::Unix(path) => path.display().to_string(),
+        })
+        .collect();
+    let dbname = config.get_dbname().unwrap_or("");
+    format!("postgres://{user}{}/{dbname}", hosts.join(","))
 }
 
 #[cfg(test)]
@@ -121,10 +139,27 @@ mod tests {
 
     #[test]
     fn postgres_passwords_never_show() {
-        let url = DatabaseUrl::parse("postgres://relay:hunter2@db:5432/relay").unwrap();
-        assert_eq!(url.to_string(), "postgres://relay:***@db:5432/relay");
-        assert!(!format!("{url:?}").contains("hunter2"));
-        let plain = DatabaseUrl::parse("postgresql://postgres@127.0.0.1/test").unwrap();
-        assert_eq!(plain.to_string(), "postgresql://postgres@127.0.0.1/test");
+        for secret in [
+            "postgres://relay:hunter2@db:5432/relay",
+            "postgres://relay:hun%2Fter2@db:5432/relay",
+            "postgres://relay@db:5432/relay?password=hunter2",
+            "postgresql://relay:hunter2@db/relay?sslmode=disable",
+        ] {
+            let url = DatabaseUrl::parse(secret).unwrap();
+            assert!(
+                url.to_string()
+                    .starts_with("postgres://relay@db:5432/relay"),
+                "{url}"
+            );
+            assert!(
+                !url.to_string().contains("hunter2") && !url.to_string().contains("hun"),
+                "{url}"
+            );
+            assert!(!format!("{url:?}").contains("hunter2"));
+        }
+        assert!(matches!(
+            DatabaseUrl::parse("postgres://u@h:notaport/db"),
+            Err(StoreError::Invalid(_))
+        ));
     }
 }

@@ -57,6 +57,12 @@ enum Op {
         tool_use: u8,
         kind: EventKind,
     },
+    /// A write into `tenant` naming the next tenant's skill: must be refused and change nothing.
+    CrossWrite {
+        tenant: usize,
+        slug: usize,
+        email: usize,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -76,7 +82,8 @@ fn op() -> impl Strategy<Value = Op> {
         3 => (t.clone(), s.clone(), 0..3u8).prop_map(|(tenant, slug, body)| Op::Publish { tenant, slug, body }),
         1 => (t.clone(), s.clone(), e.clone(), 1..=5i64).prop_map(|(tenant, slug, email, stars)| Op::Rate { tenant, slug, email, stars }),
         1 => (t.clone(), s.clone(), e.clone(), 0..2u8).prop_map(|(tenant, slug, email, install)| Op::Deploy { tenant, slug, email, install }),
-        4 => (t, s, e, 0..3u8, 0..4u8, kind).prop_map(|(tenant, slug, email, session, tool_use, kind)| Op::Event { tenant, slug, email, session, tool_use, kind }),
+        4 => (t.clone(), s.clone(), e.clone(), 0..3u8, 0..4u8, kind).prop_map(|(tenant, slug, email, session, tool_use, kind)| Op::Event { tenant, slug, email, session, tool_use, kind }),
+        1 => (t, s, e).prop_map(|(tenant, slug, email)| Op::CrossWrite { tenant, slug, email }),
     ]
 }
 
@@ -200,6 +207,48 @@ fn run(store: &dyn Store, ops: &[Op], run_id: usize) {
                 };
                 store.record_deployment(&tenants[tenant], &new).unwrap();
                 model.deployments.insert((slug, install));
+            }
+            Op::CrossWrite {
+                tenant,
+                slug,
+                email: e,
+            } => {
+                let other = (tenant + 1) % TENANTS;
+                let (Some((theirs, _)), Some((user, _))) = (
+                    models[other].skills.get(&slug),
+                    models[tenant].users.get(&e),
+                ) else {
+                    continue;
+                };
+                let here = &tenants[tenant];
+                let rated = store.rate_skill(here, theirs, user, Stars::new(1).unwrap(), None);
+                assert!(matches!(rated, Err(StoreError::NotFound(_))), "{rated:?}");
+                let deployment = NewDeployment {
+                    skill_id: theirs.clone(),
+                    user_id: user.clone(),
+                    version: 1,
+                    scope: DeployScope::User,
+                    install_id: "cross".into(),
+                    hooks_version: 1,
+                };
+                assert!(matches!(
+                    store.record_deployment(here, &deployment),
+                    Err(StoreError::NotFound(_))
+                ));
+                let event = hook_event(
+                    theirs,
+                    "cross",
+                    "cross",
+                    EventKind::Invocation,
+                    "2026-12-04T10:00:00Z",
+                );
+                let batch = EventBatch {
+                    tenant_id: here.clone(),
+                    user_id: user.clone(),
+                    events: vec![event],
+                };
+                let outcome = store.record_events(&[batch]).unwrap().remove(0);
+                assert_eq!((outcome.accepted, outcome.rejected.len()), (0, 1));
             }
             Op::Event {
                 tenant,
@@ -354,6 +403,12 @@ fn check_tenant(store: &dyn Store, tenant: &TenantId, model: &Model, all: &[Mode
             .map(|(_, v)| *v)
             .collect();
         assert_eq!(skill.rating.count as usize, ratings.len());
+        let average = (!ratings.is_empty())
+            .then(|| ratings.iter().sum::<i64>() as f64 / ratings.len() as f64);
+        assert_eq!(
+            skill.rating.average.map(|a| (a * 1000.0).round()),
+            average.map(|a| (a * 1000.0).round())
+        );
         assert_eq!(store.list_ratings(tenant, id).unwrap().len(), ratings.len());
         let versions = store.list_skill_versions(tenant, id).unwrap();
         assert_eq!(versions.len(), bodies.len());

@@ -43,6 +43,47 @@ fn sqlite_columns(path: &std::path::Path) -> Columns {
     columns
 }
 
+/// Every table and index, unique constraints' automatic indexes included, with the table it is on.
+fn sqlite_objects(path: &std::path::Path) -> Vec<(String, String, String)> {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    let mut objects: Vec<(String, String, String)> = conn
+        .prepare("SELECT type, name, tbl_name FROM sqlite_master")
+        .unwrap()
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    objects.sort();
+    objects
+}
+
+/// Every index and constraint (with its kind and definition) of the current schema.
+fn postgres_objects(url: &str) -> Vec<(String, String)> {
+    let mut client = postgres::Client::connect(url, postgres::NoTls).unwrap();
+    let mut objects: Vec<(String, String)> = client
+        .query(
+            "SELECT indexname::text, indexdef::text FROM pg_indexes WHERE schemaname = current_schema() \
+             UNION ALL \
+             SELECT conrelid::regclass::text || '.' || contype::text, pg_get_constraintdef(oid) \
+             FROM pg_constraint WHERE connamespace = current_schema()::regnamespace",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        // Index definitions name the schema; schemas differ per test.
+        .map(|row| (row.get::<_, String>(0), row.get::<_, String>(1)))
+        .collect();
+    for (_, definition) in &mut objects {
+        if let Some(at) = definition.find(" ON ")
+            && let Some(dot) = definition[at..].find('.')
+        {
+            definition.replace_range(at + 4..at + dot + 1, "");
+        }
+    }
+    objects.sort();
+    objects
+}
+
 #[test]
 fn sqlite_store_matches_schema_sql_applied_by_the_sqlite3_shell() {
     if !tool_available("sqlite3") {
@@ -70,6 +111,13 @@ fn sqlite_store_matches_schema_sql_applied_by_the_sqlite3_shell() {
             .any(|(t, c, _, _)| t == "usage_daily" && c == "skill_sessions")
     );
     assert_eq!(sqlite_columns(&by_store), expected);
+    let objects = sqlite_objects(&by_shell);
+    assert!(
+        objects
+            .iter()
+            .any(|(kind, name, _)| kind == "index" && name == "usage_events_by_time")
+    );
+    assert_eq!(sqlite_objects(&by_store), objects);
 
     // A database made by hand from schema.sql is one the store accepts as current.
     let store = relay_store::open(&DatabaseUrl::Sqlite(by_shell)).unwrap();
@@ -137,6 +185,20 @@ fn postgres_store_matches_schema_sql_applied_by_psql() {
             .any(|(t, c, _, _)| t == "usage_daily" && c == "skill_sessions")
     );
     assert_eq!(postgres_columns(&by_store), expected);
+    let objects = postgres_objects(&by_psql);
+    assert!(
+        objects
+            .iter()
+            .any(|(name, _)| name == "usage_events_by_time"),
+        "{objects:?}"
+    );
+    assert!(
+        objects
+            .iter()
+            .any(|(_, def)| def.contains("FOREIGN KEY (tenant_id, user_id)")),
+        "{objects:?}"
+    );
+    assert_eq!(postgres_objects(&by_store), objects);
 
     let store = relay_store::open(&DatabaseUrl::parse(&by_psql).unwrap()).unwrap();
     assert_eq!(

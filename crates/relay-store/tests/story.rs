@@ -145,6 +145,25 @@ fn tenants_are_created_renamed_and_deleted(store: &dyn Store) {
 
     store.delete_tenant(&acme.id).unwrap();
     assert_eq!(store.tenant_by_id(&acme.id).unwrap(), None);
+    let all_time = (
+        Timestamp::from_millis(0),
+        Timestamp::parse_rfc3339("2100-01-01T00:00:00Z").unwrap(),
+    );
+    assert!(
+        store
+            .list_events(&acme.id, all_time.0, all_time.1, 10)
+            .unwrap()
+            .is_empty()
+    );
+    let day = relay_core::Day::parse("2026-12-04").unwrap();
+    assert!(store.daily_usage(&acme.id, day, day).unwrap().is_empty());
+    assert!(
+        store
+            .skill_version(&acme.id, &published.skill.id, Some(1))
+            .unwrap()
+            .is_none()
+    );
+    assert!(store.list_api_keys(&acme.id).unwrap().is_empty());
     assert_eq!(store.tenant_by_domain(&domain("acme.com")).unwrap(), None);
     assert!(store.authenticate(&key.hash()).unwrap().is_none());
     assert!(store.list_users(&acme.id).unwrap().is_empty());

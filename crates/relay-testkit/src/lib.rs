@@ -15,6 +15,7 @@ pub struct TestDatabase {
 }
 
 enum Cleanup {
+    None,
     Dir(#[allow(dead_code)] tempfile::TempDir),
     PgSchema { server_url: String, schema: String },
 }
@@ -56,6 +57,13 @@ impl TestDatabase {
         })
     }
 
+    /// The same database reached through another URL (a proxy in front of it, say); it is still
+    /// cleaned up when the returned value is dropped.
+    pub fn wrapping(mut inner: TestDatabase, url: String) -> Self {
+        let cleanup = std::mem::replace(&mut inner.cleanup, Cleanup::None);
+        Self { url, cleanup }
+    }
+
     /// The SQLite file, for tests that look at it directly.
     pub fn sqlite_path(&self) -> Option<PathBuf> {
         self.url.strip_prefix("sqlite://").map(PathBuf::from)
@@ -65,7 +73,7 @@ impl TestDatabase {
     pub fn pg_schema(&self) -> Option<&str> {
         match &self.cleanup {
             Cleanup::PgSchema { schema, .. } => Some(schema),
-            Cleanup::Dir(_) => None,
+            Cleanup::Dir(_) | Cleanup::None => None,
         }
     }
 }

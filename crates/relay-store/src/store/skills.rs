@@ -94,14 +94,15 @@ pub(super) fn list(
     query: &SkillQuery,
 ) -> Result<SkillPage> {
     // '' stands for "no filter" so that every parameter has a type PostgreSQL can infer.
-    const SQL: &str = concat!(
-        select_skill!(),
-        "WHERE s.tenant_id = ?1 \
+    let bytewise = conn.dialect().bytewise();
+    let sql = format!(
+        "{} WHERE s.tenant_id = ?1 \
            AND (?2 = '' OR lower(s.slug) LIKE ?2 ESCAPE '\\' OR lower(s.name) LIKE ?2 ESCAPE '\\' \
                 OR lower(s.description) LIKE ?2 ESCAPE '\\') \
            AND (?3 = '' OR s.category = ?3) \
-           AND s.slug > ?4 \
-         ORDER BY s.slug LIMIT ?5"
+           AND s.slug{bytewise} > ?4 \
+         ORDER BY s.slug{bytewise} LIMIT ?5",
+        select_skill!()
     );
     let limit = match query.limit {
         0 => DEFAULT_PAGE,
@@ -118,7 +119,7 @@ pub(super) fn list(
     let after = query.after.as_ref().map_or("", SkillSlug::as_str);
     // One more than asked tells whether there is a next page.
     let rows = conn.query(
-        SQL,
+        &sql,
         params![
             tenant.as_str(),
             pattern.as_str(),

@@ -47,7 +47,7 @@ pub(super) fn by_domain(conn: &mut dyn Conn, domain: &Domain) -> Result<Option<T
 }
 
 pub(super) fn list(conn: &mut dyn Conn) -> Result<Vec<Tenant>> {
-    let sql = format!("{SELECT_TENANT} ORDER BY slug");
+    let sql = format!("{SELECT_TENANT} ORDER BY slug{}", conn.dialect().bytewise());
     conn.query(&sql, &[])?.iter().map(tenant_from_row).collect()
 }
 
@@ -171,12 +171,13 @@ pub(super) fn remove_domain(conn: &mut dyn Conn, tenant: &TenantId, domain: &Dom
 }
 
 pub(super) fn list_domains(conn: &mut dyn Conn, tenant: &TenantId) -> Result<Vec<TenantDomain>> {
-    conn.query(
+    let sql = format!(
         "SELECT tenant_id, domain, created_at FROM tenant_domains \
-         WHERE tenant_id = ?1 ORDER BY domain",
-        params![tenant.as_str()],
-    )?
-    .iter()
-    .map(domain_from_row)
-    .collect()
+         WHERE tenant_id = ?1 ORDER BY domain{}",
+        conn.dialect().bytewise()
+    );
+    conn.query(&sql, params![tenant.as_str()])?
+        .iter()
+        .map(domain_from_row)
+        .collect()
 }

@@ -52,28 +52,16 @@ pub(super) fn record(conn: &mut dyn Conn, batches: &[EventBatch]) -> Result<Vec<
                 });
                 continue;
             }
-            // Asked before the insert: is this the first use of the skill in this session?
-            let opens_session = match (&event.session_id, event.kind.marks_skill_use()) {
-                (Some(session), true) => conn
-                    .query_opt(
-                        "SELECT 1 FROM usage_events \
-                         WHERE tenant_id = ?1 AND skill_id = ?2 AND session_id = ?3 \
-                           AND kind IN ('invocation', 'tool_use', 'tool_failure') LIMIT 1",
-                        params![
-                            batch.tenant_id.as_str(),
-                            event.skill_id.as_str(),
-                            session.as_str()
-                        ],
-                    )?
-                    .is_none(),
-                _ => false,
-            };
             if !insert_event(conn, batch, event, now)? {
                 outcome.duplicates += 1;
                 continue;
             }
             outcome.accepted += 1;
             if event.kind.marks_skill_use() {
+                let opens_session = match &event.session_id {
+                    Some(session) => open_session(conn, batch, event, session)?,
+                    None => false,
+                };
                 let entry = rollup
                     .entry((
                         batch.tenant_id.clone(),
@@ -119,6 +107,27 @@ pub(super) fn record(conn: &mut dyn Conn, batches: &[EventBatch]) -> Result<Vec<
         )?;
     }
     Ok(outcomes)
+}
+
+/// Records that the event's skill was used in its session; true if this event is the first such.
+fn open_session(
+    conn: &mut dyn Conn,
+    batch: &EventBatch,
+    event: &NewEvent,
+    session: &str,
+) -> Result<bool> {
+    let inserted = conn.execute(
+        "INSERT INTO skill_sessions (tenant_id, skill_id, session_id, user_id, started_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (tenant_id, skill_id, session_id) DO NOTHING",
+        params![
+            batch.tenant_id.as_str(),
+            event.skill_id.as_str(),
+            session,
+            batch.user_id.as_str(),
+            event.occurred_at.as_millis()
+        ],
+    )?;
+    Ok(inserted == 1)
 }
 
 /// Inserts one event unless its id is already stored for the tenant. True when inserted.

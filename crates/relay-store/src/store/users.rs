@@ -55,7 +55,10 @@ pub(super) fn require(conn: &mut dyn Conn, tenant: &TenantId, user: &UserId) -> 
 }
 
 pub(super) fn list(conn: &mut dyn Conn, tenant: &TenantId) -> Result<Vec<User>> {
-    let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE tenant_id = ?1 ORDER BY email");
+    let sql = format!(
+        "SELECT {USER_COLUMNS} FROM users WHERE tenant_id = ?1 ORDER BY email{}",
+        conn.dialect().bytewise()
+    );
     conn.query(&sql, params![tenant.as_str()])?
         .iter()
         .map(|row| user_from_row(row, 0))

@@ -137,8 +137,9 @@ CREATE TABLE IF NOT EXISTS deployments (
 
 -- What hooks report. Only these columns exist: tool inputs, outputs, prompts and paths have
 -- nowhere to go. An event id is stored once per tenant (retries and resends are duplicates).
--- No foreign key to skills or users: the writer checks the skill itself, the user is the
--- authenticated key's, and every extra index here is paid on each of millions of inserts.
+-- No foreign key to skills or users and no index beyond the primary key: the writer checks the
+-- skill itself, the user is the authenticated key's, and every index here is paid on each of
+-- millions of inserts. Analytics read usage_daily; a scan of raw events goes by tenant.
 CREATE TABLE IF NOT EXISTS usage_events (
     tenant_id     TEXT NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
     event_id      TEXT NOT NULL,
@@ -157,7 +158,6 @@ CREATE TABLE IF NOT EXISTS usage_events (
     client        TEXT,
     PRIMARY KEY (tenant_id, event_id)
 );
-CREATE INDEX IF NOT EXISTS usage_events_by_time ON usage_events (tenant_id, occurred_at);
 
 -- One row per skill used in a session: the headline "skill sessions" count. Its primary key
 -- decides which event opened the session, also when several writers race.

@@ -115,7 +115,7 @@ fn sqlite_store_matches_schema_sql_applied_by_the_sqlite3_shell() {
     assert!(
         objects
             .iter()
-            .any(|(kind, name, _)| kind == "index" && name == "usage_events_by_time")
+            .any(|(kind, name, _)| kind == "index" && name == "tenant_domains_by_tenant")
     );
     assert_eq!(sqlite_objects(&by_store), objects);
 
@@ -189,7 +189,7 @@ fn postgres_store_matches_schema_sql_applied_by_psql() {
     assert!(
         objects
             .iter()
-            .any(|(name, _)| name == "usage_events_by_time"),
+            .any(|(name, _)| name == "tenant_domains_by_tenant"),
         "{objects:?}"
     );
     assert!(

@@ -33,8 +33,12 @@ impl TestDatabase {
 
     /// An empty PostgreSQL schema, or `None` when no test server is configured (outside CI).
     pub fn postgres() -> Option<Self> {
+        postgres_server_url().map(|server_url| Self::postgres_on(&server_url))
+    }
+
+    /// An empty schema of its own on the PostgreSQL server at `server_url`.
+    pub fn postgres_on(server_url: &str) -> Self {
         static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        let server_url = postgres_server_url()?;
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.subsec_nanos())
@@ -44,17 +48,20 @@ impl TestDatabase {
             std::process::id(),
             COUNTER.fetch_add(1, Ordering::Relaxed)
         );
-        let mut admin = postgres::Client::connect(&server_url, postgres::NoTls)
-            .unwrap_or_else(|err| panic!("cannot connect to RELAY_TEST_DATABASE_URL: {err}"));
+        let mut admin = postgres::Client::connect(server_url, postgres::NoTls)
+            .unwrap_or_else(|err| panic!("cannot connect to the PostgreSQL test server: {err}"));
         admin
             .batch_execute(&format!("CREATE SCHEMA {schema}"))
             .expect("create a test schema");
         let separator = if server_url.contains('?') { '&' } else { '?' };
         let url = format!("{server_url}{separator}options=-c%20search_path%3D{schema}");
-        Some(Self {
+        Self {
             url,
-            cleanup: Cleanup::PgSchema { server_url, schema },
-        })
+            cleanup: Cleanup::PgSchema {
+                server_url: server_url.to_owned(),
+                schema,
+            },
+        }
     }
 
     /// The same database reached through another URL (a proxy in front of it, say); it is still

@@ -5,7 +5,7 @@
 //! within a second.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use hyper::{Request, StatusCode, header};
@@ -20,11 +20,13 @@ const KEY_CACHE_MAX: usize = 100_000;
 
 #[derive(Default)]
 pub(crate) struct KeyCache {
-    entries: Mutex<HashMap<String, (Option<Principal>, Instant)>>,
+    entries: Mutex<HashMap<String, (Option<Arc<Principal>>, Instant)>>,
 }
 
 impl KeyCache {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Option<Principal>, Instant)>> {
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<String, (Option<Arc<Principal>>, Instant)>> {
         self.entries
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -34,7 +36,7 @@ impl KeyCache {
         &self,
         state: &AppState,
         hash: ApiKeyHash,
-    ) -> Result<Option<Principal>, ApiError> {
+    ) -> Result<Option<Arc<Principal>>, ApiError> {
         let ttl = state.config.limits.key_cache_ttl;
         if let Some((principal, at)) = self.lock().get(hash.as_str())
             && at.elapsed() < ttl
@@ -42,7 +44,10 @@ impl KeyCache {
             return Ok(principal.clone());
         }
         let key = hash.as_str().to_owned();
-        let principal = state.db(move |store| store.authenticate(&hash)).await?;
+        let principal = state
+            .db(move |store| store.authenticate(&hash))
+            .await?
+            .map(Arc::new);
         let mut entries = self.lock();
         if entries.len() >= KEY_CACHE_MAX {
             entries.clear();
@@ -61,7 +66,7 @@ pub(crate) async fn authenticate<B>(
     state: &AppState,
     request: &Request<B>,
     host: &HostTenant,
-) -> Result<Principal, ApiError> {
+) -> Result<Arc<Principal>, ApiError> {
     let header = request
         .headers()
         .get(header::AUTHORIZATION)

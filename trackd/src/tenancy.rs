@@ -4,7 +4,7 @@
 //! ignored; a malformed Host is 400, an unknown subdomain 404.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use hyper::{Request, StatusCode, header};
@@ -20,7 +20,7 @@ const TENANT_CACHE_MAX: usize = 10_000;
 #[derive(Debug, Clone)]
 pub(crate) enum HostTenant {
     /// `<slug>.<base domain>` of an existing tenant.
-    Tenant(Tenant),
+    Tenant(Arc<Tenant>),
     /// The bare base domain.
     Base,
     /// A host outside the base domain: an IP address or another name.
@@ -141,7 +141,7 @@ pub(crate) async fn resolve<B>(
 /// Tenant lookups by slug, reused for a few seconds.
 #[derive(Default)]
 pub(crate) struct TenantCache {
-    entries: Mutex<HashMap<String, (Option<Tenant>, Instant)>>,
+    entries: Mutex<HashMap<String, (Option<Arc<Tenant>>, Instant)>>,
 }
 
 impl TenantCache {
@@ -149,7 +149,7 @@ impl TenantCache {
         &self,
         state: &AppState,
         sub: &str,
-    ) -> Result<Option<Tenant>, ApiError> {
+    ) -> Result<Option<Arc<Tenant>>, ApiError> {
         // A deeper subdomain or a name that cannot be a slug names no tenant; no query needed.
         let Ok(slug) = TenantSlug::parse(sub) else {
             return Ok(None);
@@ -159,7 +159,10 @@ impl TenantCache {
         {
             return Ok(tenant.clone());
         }
-        let tenant = state.db(move |store| store.tenant_by_slug(&slug)).await?;
+        let tenant = state
+            .db(move |store| store.tenant_by_slug(&slug))
+            .await?
+            .map(Arc::new);
         let mut entries = self.lock();
         if entries.len() >= TENANT_CACHE_MAX {
             entries.clear();
@@ -168,7 +171,7 @@ impl TenantCache {
         Ok(tenant)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Option<Tenant>, Instant)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Option<Arc<Tenant>>, Instant)>> {
         // A panic while holding this lock leaves only a cache behind: keep using it.
         self.entries
             .lock()

@@ -25,13 +25,17 @@ impl Dialect {
 }
 
 /// A query parameter, borrowed from the caller.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) enum Param<'a> {
     Null,
     Int(i64),
     Float(f64),
     Text(&'a str),
     Bool(bool),
+    /// PostgreSQL only: a `text[]`, for `UNNEST` inserts of many rows in one statement.
+    TextArray(Vec<Option<&'a str>>),
+    /// PostgreSQL only: a `bigint[]`.
+    IntArray(Vec<Option<i64>>),
 }
 
 impl From<i64> for Param<'_> {
@@ -172,6 +176,16 @@ pub(crate) trait Conn {
 
     /// Runs a query and returns every row.
     fn query(&mut self, sql: &str, params: &[Param<'_>]) -> Result<Vec<Row>>;
+
+    /// Runs one statement once per row of parameters; returns each run's changed-row count.
+    /// Backends that can prepare once and bind per row do so.
+    fn execute_rows(
+        &mut self,
+        sql: &str,
+        rows: &mut dyn Iterator<Item = &[Param<'_>]>,
+    ) -> Result<Vec<u64>> {
+        rows.map(|row| self.execute(sql, row)).collect()
+    }
 
     /// Runs several statements without parameters (migrations).
     fn execute_batch(&mut self, sql: &str) -> Result<()>;

@@ -87,6 +87,22 @@ impl Conn for SqliteConn<'_> {
         Ok(changed as u64)
     }
 
+    fn execute_rows(
+        &mut self,
+        sql: &str,
+        rows: &mut dyn Iterator<Item = &[Param<'_>]>,
+    ) -> Result<Vec<u64>> {
+        // One cache lookup, then a bind and a step per row.
+        let mut statement = self.0.prepare_cached(sql).map_err(map_error)?;
+        rows.map(|row| {
+            statement
+                .execute(rusqlite::params_from_iter(row))
+                .map(|changed| changed as u64)
+                .map_err(map_error)
+        })
+        .collect()
+    }
+
     fn query(&mut self, sql: &str, params: &[Param<'_>]) -> Result<Vec<Row>> {
         let mut statement = self.0.prepare_cached(sql).map_err(map_error)?;
         let columns = statement.column_count();
@@ -123,12 +139,17 @@ impl Conn for SqliteConn<'_> {
 
 impl rusqlite::ToSql for Param<'_> {
     fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
-        Ok(match *self {
+        Ok(match self {
             Param::Null => ToSqlOutput::Borrowed(ValueRef::Null),
-            Param::Int(value) => ToSqlOutput::Borrowed(ValueRef::Integer(value)),
-            Param::Float(value) => ToSqlOutput::Borrowed(ValueRef::Real(value)),
+            Param::Int(value) => ToSqlOutput::Borrowed(ValueRef::Integer(*value)),
+            Param::Float(value) => ToSqlOutput::Borrowed(ValueRef::Real(*value)),
             Param::Text(text) => ToSqlOutput::Borrowed(ValueRef::Text(text.as_bytes())),
-            Param::Bool(value) => ToSqlOutput::Borrowed(ValueRef::Integer(i64::from(value))),
+            Param::Bool(value) => ToSqlOutput::Borrowed(ValueRef::Integer(i64::from(*value))),
+            Param::TextArray(_) | Param::IntArray(_) => {
+                return Err(rusqlite::Error::ToSqlConversionFailure(
+                    "arrays are bound on PostgreSQL only".into(),
+                ));
+            }
         })
     }
 }

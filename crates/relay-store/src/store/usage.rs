@@ -21,30 +21,19 @@ struct Increment {
 
 type RollupKey<'a> = (&'a TenantId, Day, &'a SkillId, &'a UserId);
 
-/// Rows per multi-row statement: well under both engines' parameter limits (14 columns here).
-const ROWS_PER_STATEMENT: usize = 500;
-
-/// `(?1, ?2, ?3), (?4, ?5, ?6)…` for `rows` rows of `columns` parameters.
-fn values(rows: usize, columns: usize) -> String {
-    let mut sql = String::with_capacity(rows * columns * 5);
-    for row in 0..rows {
-        sql.push_str(if row == 0 { "(" } else { ", (" });
-        for column in 0..columns {
-            if column > 0 {
-                sql.push_str(", ");
-            }
-            sql.push_str(&format!("?{}", row * columns + column + 1));
-        }
-        sql.push(')');
-    }
-    sql
-}
-
 /// Where an event sits: batch and index within it.
 type At = (usize, usize);
 
-/// Stores every batch's events in as few statements as the rows allow, each event at most once
-/// per tenant, and updates skill sessions and the daily rollup to match.
+/// Rows per PostgreSQL statement.
+const ROWS_PER_STATEMENT: usize = 1000;
+
+/// Stores every batch's events, each at most once per tenant, and updates skill sessions and the
+/// daily rollup to match.
+///
+/// SQLite runs one cached single-row statement per row: in-process a step costs microseconds,
+/// and a big multi-row statement costs more to compile than it saves. PostgreSQL gets one
+/// `UNNEST` statement per chunk of rows, since there every statement is a round trip; its text is
+/// the same for any number of rows, so it is prepared once per connection.
 pub(super) fn record(conn: &mut dyn Conn, batches: &[EventBatch]) -> Result<Vec<IngestOutcome>> {
     let now = Timestamp::now().as_millis();
     let mut outcomes: Vec<IngestOutcome> =
@@ -89,8 +78,7 @@ pub(super) fn record(conn: &mut dyn Conn, batches: &[EventBatch]) -> Result<Vec<
     // 2. Insert-if-absent. An id sent twice in one call is new for its first sending only.
     let mut accepted: Vec<At> = Vec::with_capacity(candidates.len());
     for chunk in candidates.chunks(ROWS_PER_STATEMENT) {
-        let inserted = insert_events(conn, batches, chunk, now)?;
-        for (&(b, i), new) in chunk.iter().zip(inserted) {
+        for (&(b, i), new) in chunk.iter().zip(insert_events(conn, batches, chunk, now)?) {
             if new {
                 outcomes[b].accepted += 1;
                 accepted.push((b, i));
@@ -100,7 +88,7 @@ pub(super) fn record(conn: &mut dyn Conn, batches: &[EventBatch]) -> Result<Vec<
         }
     }
 
-    // 3. Skill sessions: the first accepted use of a skill in a session opens it.
+    // 3. Skill sessions: the first accepted use of a skill in a session may open it.
     let mut first_use: Vec<At> = Vec::new();
     let mut seen: HashSet<(&TenantId, &SkillId, &str)> = HashSet::new();
     for &(b, i) in &accepted {
@@ -111,7 +99,6 @@ pub(super) fn record(conn: &mut dyn Conn, batches: &[EventBatch]) -> Result<Vec<
             first_use.push((b, i));
         }
     }
-    let mut opens_session = vec![false; accepted.len()];
     let mut opened: HashSet<At> = HashSet::new();
     for chunk in first_use.chunks(ROWS_PER_STATEMENT) {
         let new = open_sessions(conn, batches, chunk)?;
@@ -123,14 +110,11 @@ pub(super) fn record(conn: &mut dyn Conn, batches: &[EventBatch]) -> Result<Vec<
                 .map(|(at, _)| *at),
         );
     }
-    for (flag, at) in opens_session.iter_mut().zip(&accepted) {
-        *flag = opened.contains(at);
-    }
 
-    // 4. The daily rollup, one upsert per (tenant, day, skill, user), in a fixed order so that
+    // 4. The daily rollup, one row per (tenant, day, skill, user), in a fixed order so that
     //    concurrent writers on PostgreSQL lock its rows in the same order.
     let mut rollup: BTreeMap<RollupKey<'_>, Increment> = BTreeMap::new();
-    for (&(b, i), &opens) in accepted.iter().zip(&opens_session) {
+    for &(b, i) in &accepted {
         let (batch, event) = (&batches[b], &batches[b].events[i]);
         if !event.kind.marks_skill_use() {
             continue;
@@ -143,7 +127,7 @@ pub(super) fn record(conn: &mut dyn Conn, batches: &[EventBatch]) -> Result<Vec<
                 &batch.user_id,
             ))
             .or_default();
-        entry.skill_sessions += i64::from(opens);
+        entry.skill_sessions += i64::from(opened.contains(&(b, i)));
         entry.invocations += i64::from(event.kind == EventKind::Invocation);
         entry.tool_uses += i64::from(event.kind == EventKind::ToolUse);
         entry.tool_failures += i64::from(event.kind == EventKind::ToolFailure);
@@ -156,186 +140,223 @@ pub(super) fn record(conn: &mut dyn Conn, batches: &[EventBatch]) -> Result<Vec<
     Ok(outcomes)
 }
 
-/// The row of one event in `usage_events`.
-fn event_row<'a>(batches: &'a [EventBatch], (b, i): At, now: i64) -> [Param<'a>; 14] {
-    let (batch, event) = (&batches[b], &batches[b].events[i]);
-    [
-        batch.tenant_id.as_str().into(),
-        event.event_id.as_str().into(),
-        event.skill_id.as_str().into(),
-        batch.user_id.as_str().into(),
-        event.kind.as_str().into(),
-        event.session_id.as_deref().into(),
-        event.tool_name.as_deref().into(),
-        event.tool_use_id.as_deref().into(),
-        event.invoked_skill.as_deref().into(),
-        event.duration_ms.into(),
-        event.occurred_at.as_millis().into(),
-        now.into(),
-        event.source.as_deref().into(),
-        event.client.as_deref().into(),
-    ]
+/// The SQL type of one column of a multi-row insert.
+#[derive(Clone, Copy)]
+enum Column {
+    Text,
+    BigInt,
 }
 
-const INSERT_EVENTS: &str = "INSERT INTO usage_events (tenant_id, event_id, skill_id, user_id, kind, \
-     session_id, tool_name, tool_use_id, invoked_skill, duration_ms, occurred_at, received_at, \
-     source, client) VALUES ";
+use Column::{BigInt, Text};
 
-/// Inserts the rows that are new; says, row by row, which were.
-///
-/// SQLite runs one cached single-row statement per row: in-process, a step costs microseconds
-/// and a large multi-row statement costs more to compile than it saves. PostgreSQL gets one
-/// multi-row statement per chunk, since every statement there is a round trip.
+/// `(?1, ?2, …)` for one row.
+fn one_row(columns: usize) -> String {
+    let placeholders: Vec<String> = (1..=columns).map(|n| format!("?{n}")).collect();
+    format!("VALUES ({})", placeholders.join(", "))
+}
+
+/// PostgreSQL: the rows as one array per column, and `SELECT * FROM UNNEST(?1::text[], …)`.
+fn unnest<'a, const N: usize>(
+    rows: impl Iterator<Item = [Param<'a>; N]>,
+    columns: [Column; N],
+) -> Result<(String, Vec<Param<'a>>)> {
+    let mut arrays: Vec<Param<'a>> = columns
+        .iter()
+        .map(|column| match column {
+            Text => Param::TextArray(Vec::new()),
+            BigInt => Param::IntArray(Vec::new()),
+        })
+        .collect();
+    for row in rows {
+        for (array, value) in arrays.iter_mut().zip(row) {
+            match (array, value) {
+                (Param::TextArray(values), Param::Text(text)) => values.push(Some(text)),
+                (Param::TextArray(values), Param::Null) => values.push(None),
+                (Param::IntArray(values), Param::Int(number)) => values.push(Some(number)),
+                (Param::IntArray(values), Param::Null) => values.push(None),
+                (_, value) => {
+                    return Err(StoreError::Database(format!(
+                        "{value:?} in an array column of another type"
+                    )));
+                }
+            }
+        }
+    }
+    let casts: Vec<String> = columns
+        .iter()
+        .enumerate()
+        .map(|(n, column)| match column {
+            Text => format!("?{}::text[]", n + 1),
+            BigInt => format!("?{}::bigint[]", n + 1),
+        })
+        .collect();
+    Ok((
+        format!("SELECT * FROM UNNEST({})", casts.join(", ")),
+        arrays,
+    ))
+}
+
+/// Runs `INSERT {insert} <rows> {conflict}` for rows that may already exist, and says, row by
+/// row, which were new. `returning` names the key columns PostgreSQL returns for new rows, and
+/// `key` makes the same key from a row's parameters.
+fn insert_new<'a, const N: usize>(
+    conn: &mut dyn Conn,
+    insert: &str,
+    conflict: &str,
+    columns: [Column; N],
+    rows: Vec<[Param<'a>; N]>,
+    returning: &str,
+    key: impl Fn(&[Param<'a>; N]) -> Vec<String>,
+) -> Result<Vec<bool>> {
+    match conn.dialect() {
+        Dialect::Sqlite => {
+            let sql = format!("{insert} {} {conflict}", one_row(N));
+            let changed = conn.execute_rows(&sql, &mut rows.iter().map(|row| &row[..]))?;
+            Ok(changed.into_iter().map(|n| n == 1).collect())
+        }
+        Dialect::Postgres => {
+            let keys: Vec<Vec<String>> = rows.iter().map(&key).collect();
+            let count = rows.len();
+            let (select, params) = unnest(rows.into_iter(), columns)?;
+            let returned = conn.query(
+                &format!("{insert} {select} {conflict} RETURNING {returning}"),
+                &params,
+            )?;
+            if returned.len() == count {
+                // Every row was new (the usual case): no need to tell them apart.
+                return Ok(vec![true; count]);
+            }
+            let width = keys.first().map_or(0, Vec::len);
+            let mut new: HashSet<Vec<String>> = returned
+                .iter()
+                .map(|row| (0..width).map(|n| row.text(n)).collect::<Result<Vec<_>>>())
+                .collect::<Result<_>>()?;
+            // A key sent twice in one statement is new for its first sending only.
+            Ok(keys.iter().map(|key| new.remove(key)).collect())
+        }
+    }
+}
+
+fn text(param: &Param<'_>) -> String {
+    match param {
+        Param::Text(text) => (*text).to_owned(),
+        _ => String::new(),
+    }
+}
+
 fn insert_events(
     conn: &mut dyn Conn,
     batches: &[EventBatch],
     rows: &[At],
     now: i64,
 ) -> Result<Vec<bool>> {
-    const CONFLICT: &str = " ON CONFLICT (tenant_id, event_id) DO NOTHING";
-    match conn.dialect() {
-        Dialect::Sqlite => {
-            let sql = format!("{INSERT_EVENTS}{}{CONFLICT}", values(1, 14));
-            rows.iter()
-                .map(|&at| Ok(conn.execute(&sql, &event_row(batches, at, now))? == 1))
-                .collect()
-        }
-        Dialect::Postgres => {
-            let sql = format!(
-                "{INSERT_EVENTS}{}{CONFLICT} RETURNING event_id",
-                values(rows.len(), 14)
-            );
-            let params: Vec<Param<'_>> = rows
-                .iter()
-                .flat_map(|&at| event_row(batches, at, now))
-                .collect();
-            let returned = conn.query(&sql, &params)?;
-            if returned.len() == rows.len() {
-                // Every row was new (the usual case): no need to tell them apart.
-                return Ok(vec![true; rows.len()]);
-            }
-            // All rows of one call belong to... possibly several tenants: match on (tenant, id),
-            // and let an id sent twice count as new once.
-            let mut new: HashSet<String> = returned
-                .iter()
-                .map(|row| row.text(0))
-                .collect::<Result<_>>()?;
-            Ok(rows
-                .iter()
-                .map(|&(b, i)| {
-                    let id = batches[b].events[i].event_id.as_str();
-                    // Ids are unique per tenant; a chunk rarely mixes tenants with equal ids, and if
-                    // it does the first sending of that id is the one counted as new.
-                    new.remove(id)
-                })
-                .collect())
-        }
-    }
-}
-
-/// Records skill sessions; says, row by row, which were new.
-fn open_sessions(conn: &mut dyn Conn, batches: &[EventBatch], rows: &[At]) -> Result<Vec<bool>> {
-    const INSERT: &str =
-        "INSERT INTO skill_sessions (tenant_id, skill_id, session_id, user_id, started_at) VALUES ";
-    const CONFLICT: &str = " ON CONFLICT (tenant_id, skill_id, session_id) DO NOTHING";
-    let row = |(b, i): At| -> [Param<'_>; 5] {
-        let (batch, event) = (&batches[b], &batches[b].events[i]);
+    let rows: Vec<[Param<'_>; 14]> = rows
+        .iter()
+        .map(|&(b, i)| {
+            let (batch, event) = (&batches[b], &batches[b].events[i]);
+            [
+                batch.tenant_id.as_str().into(),
+                event.event_id.as_str().into(),
+                event.skill_id.as_str().into(),
+                batch.user_id.as_str().into(),
+                event.kind.as_str().into(),
+                event.session_id.as_deref().into(),
+                event.tool_name.as_deref().into(),
+                event.tool_use_id.as_deref().into(),
+                event.invoked_skill.as_deref().into(),
+                event.duration_ms.into(),
+                event.occurred_at.as_millis().into(),
+                now.into(),
+                event.source.as_deref().into(),
+                event.client.as_deref().into(),
+            ]
+        })
+        .collect();
+    insert_new(
+        conn,
+        "INSERT INTO usage_events (tenant_id, event_id, skill_id, user_id, kind, session_id, \
+         tool_name, tool_use_id, invoked_skill, duration_ms, occurred_at, received_at, source, client)",
+        "ON CONFLICT (tenant_id, event_id) DO NOTHING",
         [
-            batch.tenant_id.as_str().into(),
-            event.skill_id.as_str().into(),
-            event.session_id.as_deref().into(),
-            batch.user_id.as_str().into(),
-            event.occurred_at.as_millis().into(),
-        ]
-    };
-    match conn.dialect() {
-        Dialect::Sqlite => {
-            let sql = format!("{INSERT}{}{CONFLICT}", values(1, 5));
-            rows.iter()
-                .map(|&at| Ok(conn.execute(&sql, &row(at))? == 1))
-                .collect()
-        }
-        Dialect::Postgres => {
-            let sql = format!(
-                "{INSERT}{}{CONFLICT} RETURNING skill_id, session_id",
-                values(rows.len(), 5)
-            );
-            let params: Vec<Param<'_>> = rows.iter().flat_map(|&at| row(at)).collect();
-            let returned = conn.query(&sql, &params)?;
-            if returned.len() == rows.len() {
-                return Ok(vec![true; rows.len()]);
-            }
-            // Rows here are distinct (skill, session) pairs of one tenant each.
-            let mut new: HashSet<(String, String)> = returned
-                .iter()
-                .map(|row| Ok((row.text(0)?, row.text(1)?)))
-                .collect::<Result<_>>()?;
-            Ok(rows
-                .iter()
-                .map(|&(b, i)| {
-                    let event = &batches[b].events[i];
-                    new.remove(&(
-                        event.skill_id.to_string(),
-                        event.session_id.clone().unwrap_or_default(),
-                    ))
-                })
-                .collect())
-        }
-    }
+            Text, Text, Text, Text, Text, Text, Text, Text, Text, BigInt, BigInt, BigInt, Text,
+            Text,
+        ],
+        rows,
+        "tenant_id, event_id",
+        |row| vec![text(&row[0]), text(&row[1])],
+    )
 }
 
-fn rollup_row<'a>(
-    ((tenant, _, skill, user), add): &'a (RollupKey<'a>, Increment),
-    day: &'a str,
-) -> [Param<'a>; 9] {
-    [
-        tenant.as_str().into(),
-        day.into(),
-        skill.as_str().into(),
-        user.as_str().into(),
-        add.skill_sessions.into(),
-        add.invocations.into(),
-        add.tool_uses.into(),
-        add.tool_failures.into(),
-        add.last_event_at.into(),
-    ]
+fn open_sessions(conn: &mut dyn Conn, batches: &[EventBatch], rows: &[At]) -> Result<Vec<bool>> {
+    let rows: Vec<[Param<'_>; 5]> = rows
+        .iter()
+        .map(|&(b, i)| {
+            let (batch, event) = (&batches[b], &batches[b].events[i]);
+            [
+                batch.tenant_id.as_str().into(),
+                event.skill_id.as_str().into(),
+                event.session_id.as_deref().into(),
+                batch.user_id.as_str().into(),
+                event.occurred_at.as_millis().into(),
+            ]
+        })
+        .collect();
+    insert_new(
+        conn,
+        "INSERT INTO skill_sessions (tenant_id, skill_id, session_id, user_id, started_at)",
+        "ON CONFLICT (tenant_id, skill_id, session_id) DO NOTHING",
+        [Text, Text, Text, Text, BigInt],
+        rows,
+        "tenant_id, skill_id, session_id",
+        |row| vec![text(&row[0]), text(&row[1]), text(&row[2])],
+    )
 }
 
 /// Adds the increments to the rollup rows, creating those that do not exist yet.
 fn upsert_rollup(conn: &mut dyn Conn, rows: &[(RollupKey<'_>, Increment)]) -> Result<()> {
-    let sql = |rows: usize| {
-        format!(
-            "INSERT INTO usage_daily (tenant_id, day, skill_id, user_id, skill_sessions, \
-                                      invocations, tool_uses, tool_failures, last_event_at) \
-             VALUES {} \
-             ON CONFLICT (tenant_id, day, skill_id, user_id) DO UPDATE SET \
-                skill_sessions = usage_daily.skill_sessions + excluded.skill_sessions, \
-                invocations = usage_daily.invocations + excluded.invocations, \
-                tool_uses = usage_daily.tool_uses + excluded.tool_uses, \
-                tool_failures = usage_daily.tool_failures + excluded.tool_failures, \
-                last_event_at = CASE WHEN excluded.last_event_at > usage_daily.last_event_at \
-                                     THEN excluded.last_event_at ELSE usage_daily.last_event_at END",
-            values(rows, 9)
-        )
-    };
+    const INSERT: &str = "INSERT INTO usage_daily (tenant_id, day, skill_id, user_id, skill_sessions, \
+                          invocations, tool_uses, tool_failures, last_event_at)";
+    const CONFLICT: &str = "ON CONFLICT (tenant_id, day, skill_id, user_id) DO UPDATE SET \
+        skill_sessions = usage_daily.skill_sessions + excluded.skill_sessions, \
+        invocations = usage_daily.invocations + excluded.invocations, \
+        tool_uses = usage_daily.tool_uses + excluded.tool_uses, \
+        tool_failures = usage_daily.tool_failures + excluded.tool_failures, \
+        last_event_at = CASE WHEN excluded.last_event_at > usage_daily.last_event_at \
+                             THEN excluded.last_event_at ELSE usage_daily.last_event_at END";
     let days: Vec<String> = rows
         .iter()
         .map(|((_, day, _, _), _)| day.to_string())
         .collect();
+    let params: Vec<[Param<'_>; 9]> = rows
+        .iter()
+        .zip(&days)
+        .map(|(((tenant, _, skill, user), add), day)| {
+            [
+                tenant.as_str().into(),
+                day.as_str().into(),
+                skill.as_str().into(),
+                user.as_str().into(),
+                add.skill_sessions.into(),
+                add.invocations.into(),
+                add.tool_uses.into(),
+                add.tool_failures.into(),
+                add.last_event_at.into(),
+            ]
+        })
+        .collect();
     match conn.dialect() {
         Dialect::Sqlite => {
-            let sql = sql(1);
-            for (row, day) in rows.iter().zip(&days) {
-                conn.execute(&sql, &rollup_row(row, day))?;
-            }
+            let sql = format!("{INSERT} {} {CONFLICT}", one_row(9));
+            conn.execute_rows(&sql, &mut params.iter().map(|row| &row[..]))?;
         }
         Dialect::Postgres => {
-            let params: Vec<Param<'_>> = rows
-                .iter()
-                .zip(&days)
-                .flat_map(|(row, day)| rollup_row(row, day))
-                .collect();
-            conn.execute(&sql(rows.len()), &params)?;
+            let (select, arrays) = unnest(
+                params.into_iter(),
+                [
+                    Text, Text, Text, Text, BigInt, BigInt, BigInt, BigInt, BigInt,
+                ],
+            )?;
+            conn.execute(&format!("{INSERT} {select} {CONFLICT}"), &arrays)?;
         }
     }
     Ok(())

@@ -4,32 +4,25 @@
 //! so a key revoked by any process (relay-admin on the database, another trackd) stops working
 //! within a second.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::sync::Arc;
 
 use hyper::{Request, StatusCode, header};
 use relay_core::ApiKeyHash;
 use relay_store::Principal;
 
 use crate::AppState;
+use crate::cache::TtlCache;
 use crate::http::ApiError;
 use crate::tenancy::HostTenant;
 
 const KEY_CACHE_MAX: usize = 100_000;
 
-#[derive(Default)]
-pub(crate) struct KeyCache {
-    entries: Mutex<HashMap<String, (Option<Arc<Principal>>, Instant)>>,
-}
+/// Key lookups by hash, found or not, reused for `Limits::key_cache_ttl`.
+pub(crate) struct KeyCache(TtlCache<Option<Arc<Principal>>>);
 
 impl KeyCache {
-    fn lock(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<String, (Option<Arc<Principal>>, Instant)>> {
-        self.entries
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    pub(crate) fn new(ttl: std::time::Duration) -> Self {
+        Self(TtlCache::new(ttl, KEY_CACHE_MAX))
     }
 
     async fn lookup(
@@ -37,22 +30,15 @@ impl KeyCache {
         state: &AppState,
         hash: ApiKeyHash,
     ) -> Result<Option<Arc<Principal>>, ApiError> {
-        let ttl = state.config.limits.key_cache_ttl;
-        if let Some((principal, at)) = self.lock().get(hash.as_str())
-            && at.elapsed() < ttl
-        {
-            return Ok(principal.clone());
+        if let Some(principal) = self.0.get(hash.as_str()) {
+            return Ok(principal);
         }
         let key = hash.as_str().to_owned();
         let principal = state
             .db(move |store| store.authenticate(&hash))
             .await?
             .map(Arc::new);
-        let mut entries = self.lock();
-        if entries.len() >= KEY_CACHE_MAX {
-            entries.clear();
-        }
-        entries.insert(key, (principal.clone(), Instant::now()));
+        self.0.put(key, principal.clone());
         Ok(principal)
     }
 }

@@ -2,6 +2,7 @@
 //! so tests start a real server on `127.0.0.1:0` and stop it when they are done.
 
 mod auth;
+mod cache;
 mod config;
 mod http;
 mod ingest;
@@ -58,10 +59,10 @@ pub async fn run(
     let (writer, writer_thread) = ingest::Writer::start(store.clone(), metrics.clone())?;
     let state = Arc::new(AppState {
         limiter: ingest::RateLimiter::new(config.track_rate_per_minute),
+        keys: auth::KeyCache::new(config.limits.key_cache_ttl),
         config,
         store,
         tenants: tenancy::TenantCache::default(),
-        keys: auth::KeyCache::default(),
         writer,
         metrics,
     });

@@ -3,14 +3,14 @@
 //! outside the base domain (an IP, `localhost` under another base domain). Port and case are
 //! ignored; a malformed Host is 400, an unknown subdomain 404.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use hyper::{Request, StatusCode, header};
 use relay_core::{Tenant, TenantSlug};
 
 use crate::AppState;
+use crate::cache::TtlCache;
 use crate::http::ApiError;
 
 /// How long a tenant lookup is reused. Tenants are created and deleted rarely, by an operator.
@@ -138,10 +138,13 @@ pub(crate) async fn resolve<B>(
     }
 }
 
-/// Tenant lookups by slug, reused for a few seconds.
-#[derive(Default)]
-pub(crate) struct TenantCache {
-    entries: Mutex<HashMap<String, (Option<Arc<Tenant>>, Instant)>>,
+/// Tenant lookups by slug, found or not, reused for a few seconds.
+pub(crate) struct TenantCache(TtlCache<Option<Arc<Tenant>>>);
+
+impl Default for TenantCache {
+    fn default() -> Self {
+        Self(TtlCache::new(TENANT_CACHE_TTL, TENANT_CACHE_MAX))
+    }
 }
 
 impl TenantCache {
@@ -154,28 +157,15 @@ impl TenantCache {
         let Ok(slug) = TenantSlug::parse(sub) else {
             return Ok(None);
         };
-        if let Some((tenant, at)) = self.lock().get(sub)
-            && at.elapsed() < TENANT_CACHE_TTL
-        {
-            return Ok(tenant.clone());
+        if let Some(tenant) = self.0.get(sub) {
+            return Ok(tenant);
         }
         let tenant = state
             .db(move |store| store.tenant_by_slug(&slug))
             .await?
             .map(Arc::new);
-        let mut entries = self.lock();
-        if entries.len() >= TENANT_CACHE_MAX {
-            entries.clear();
-        }
-        entries.insert(sub.to_owned(), (tenant.clone(), Instant::now()));
+        self.0.put(sub.to_owned(), tenant.clone());
         Ok(tenant)
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Option<Arc<Tenant>>, Instant)>> {
-        // A panic while holding this lock leaves only a cache behind: keep using it.
-        self.entries
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 

@@ -170,3 +170,61 @@ fn events_get_503_while_the_database_is_down_and_202_when_it_is_back() {
         200
     );
 }
+
+#[test]
+fn connections_over_the_cap_wait_for_a_free_slot() {
+    let server = Server::start_with(TestDatabase::sqlite(), |config| {
+        config.limits.max_connections = 2
+    });
+    let idle: Vec<std::net::TcpStream> = (0..2)
+        .map(|_| std::net::TcpStream::connect(server.addr).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    // A third client is queued, not answered, while both slots are held…
+    let mut third = std::net::TcpStream::connect(server.addr).unwrap();
+    third
+        .write_all(b"GET /api/health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    third
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let mut buffer = [0u8; 64];
+    assert!(
+        third.read(&mut buffer).is_err(),
+        "answered beyond the connection cap"
+    );
+    // …and served as soon as one is given back.
+    drop(idle);
+    third
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut answer = String::new();
+    third.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
+
+#[test]
+fn a_request_whose_body_never_comes_times_out() {
+    let server = Server::start_with(TestDatabase::sqlite(), |config| {
+        config.limits.request_timeout = Duration::from_secs(1);
+    });
+    let acme = &server.acme;
+    let mut stream = std::net::TcpStream::connect(server.addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        stream,
+        "POST /api/track HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\n\
+         Content-Length: 100\r\nConnection: close\r\n\r\n{{\"skill",
+        acme.host(),
+        acme.member_key
+    )
+    .unwrap();
+    let started = Instant::now();
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    let answer = crate::support::parse(&answer);
+    assert_eq!((answer.status, answer.code()), (503, "timeout"));
+    assert!(started.elapsed() < Duration::from_secs(5));
+}

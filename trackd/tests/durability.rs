@@ -8,7 +8,7 @@ use relay_core::Timestamp;
 use relay_store::DatabaseUrl;
 use relay_testkit::TestDatabase;
 
-use crate::support::{Process, seed_tenant};
+use crate::support::{Process, seed_tenant, stored_events};
 
 fn event(skill: &str, id: &str) -> String {
     format!(
@@ -83,14 +83,7 @@ fn kill_while_sending(database: TestDatabase) {
     // Every acknowledged event is in the database after the kill.
     let store = relay_store::open(&url).unwrap();
     let all = |store: &dyn relay_store::Store| -> BTreeSet<String> {
-        store
-            .list_events(
-                &tenant.id,
-                Timestamp::from_millis(0),
-                Timestamp::parse_rfc3339("2100-01-01T00:00:00Z").unwrap(),
-                1_000_000,
-            )
-            .unwrap()
+        stored_events(store, &tenant.id)
             .into_iter()
             .map(|e| e.event.event_id.to_string())
             .collect()

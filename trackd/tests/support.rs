@@ -22,6 +22,19 @@ pub fn fixture(name: &str) -> String {
 /// The string the fixtures' tool inputs and outputs carry.
 pub const MARKER: &str = "SECRET-TOOL-INPUT-MARKER";
 
+/// Every event stored for a tenant, oldest first.
+pub fn stored_events(store: &dyn Store, tenant: &TenantId) -> Vec<relay_core::Event> {
+    let end = relay_core::Timestamp::parse_rfc3339("2100-01-01T00:00:00Z").unwrap();
+    store
+        .list_events(
+            tenant,
+            relay_core::Timestamp::from_millis(0),
+            end,
+            1_000_000,
+        )
+        .unwrap()
+}
+
 /// One tenant with an admin, a member, their keys and a skill.
 #[derive(Clone)]
 pub struct TestTenant {

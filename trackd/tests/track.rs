@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use relay_core::{Day, EventId, EventKind, Timestamp};
 
-use crate::support::{Server, fixture, on_every_backend};
+use crate::support::{Server, fixture, on_every_backend, stored_events};
 
 on_every_backend!(
     real_hook_inputs_become_events_once,
@@ -79,15 +79,7 @@ fn real_hook_inputs_become_events_once(server: Server) {
             .contains("?skill=")
     );
 
-    let events = server
-        .store
-        .list_events(
-            &acme.id,
-            Timestamp::from_millis(0),
-            Timestamp::parse_rfc3339("2100-01-01T00:00:00Z").unwrap(),
-            100,
-        )
-        .unwrap();
+    let events = stored_events(&*server.store, &acme.id);
     assert_eq!(events.len(), 6);
     let kinds: Vec<&str> = events.iter().map(|e| e.event.kind.as_str()).collect();
     for (_, kind) in TRACKED {
@@ -196,15 +188,7 @@ fn relay_events_single_and_batched(server: Server) {
             .json["duplicates"],
         1
     );
-    let stored = server
-        .store
-        .list_events(
-            &acme.id,
-            Timestamp::from_millis(0),
-            Timestamp::parse_rfc3339("2100-01-01T00:00:00Z").unwrap(),
-            1000,
-        )
-        .unwrap();
+    let stored = stored_events(&*server.store, &acme.id);
     assert_eq!(stored.len(), 1 + 500 + 2 + 1);
     assert!(
         stored
@@ -286,15 +270,7 @@ fn bad_bodies_are_refused_and_change_nothing(server: Server) {
             .is_empty(),
         "nothing was stored"
     );
-    let all = server
-        .store
-        .list_events(
-            &acme.id,
-            Timestamp::from_millis(0),
-            Timestamp::parse_rfc3339("2100-01-01T00:00:00Z").unwrap(),
-            10,
-        )
-        .unwrap();
+    let all = stored_events(&*server.store, &acme.id);
     assert!(all.is_empty());
 }
 
@@ -376,15 +352,7 @@ fn concurrent_requests_share_commits(server: Server) {
     for thread in threads {
         thread.join().unwrap();
     }
-    let stored = server
-        .store
-        .list_events(
-            &acme.id,
-            Timestamp::from_millis(0),
-            Timestamp::parse_rfc3339("2100-01-01T00:00:00Z").unwrap(),
-            1000,
-        )
-        .unwrap();
+    let stored = stored_events(&*server.store, &acme.id);
     assert_eq!(stored.len(), 400);
     // 400 requests, fewer commits: the writer grouped concurrent requests.
     let raw = client.raw(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use hyper::{Request, StatusCode, header};
-use relay_core::ApiKeyHash;
+use relay_core::{ApiKeyHash, ApiKeySecret};
 use relay_store::Principal;
 
 use crate::AppState;
@@ -34,11 +34,12 @@ impl KeyCache {
             return Ok(principal);
         }
         let key = hash.as_str().to_owned();
+        let asked = std::time::Instant::now();
         let principal = state
             .db(move |store| store.authenticate(&hash))
             .await?
             .map(Arc::new);
-        self.0.put(key, principal.clone());
+        self.0.put(key, principal.clone(), asked);
         Ok(principal)
     }
 }
@@ -68,6 +69,17 @@ pub(crate) async fn authenticate<B>(
         .map(str::trim)
         .filter(|key| !key.is_empty())
         .ok_or_else(|| unauthorized("the Authorization header must be `Bearer rly_…`"))?;
+    // Only something shaped like a Relay key is worth a database query (and a cache entry).
+    let shaped = key.len() == ApiKeySecret::LEN
+        && key.starts_with(ApiKeySecret::PREFIX)
+        && key[ApiKeySecret::PREFIX.len()..]
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric());
+    if !shaped {
+        return Err(unauthorized(
+            "this is not a Relay API key (they start with rly_): sign in with `relay-mcp login`",
+        ));
+    }
     let principal = state
         .keys
         .lookup(state, ApiKeyHash::of_presented(key))

@@ -27,12 +27,14 @@ impl<V: Clone> TtlCache<V> {
         (at.elapsed() < self.ttl).then(|| value.clone())
     }
 
-    pub(crate) fn put(&self, key: String, value: V) {
+    /// Caches `value` as it was at `asked`: the time the answer was asked for, not received,
+    /// so a slow lookup does not stretch how long the answer is trusted.
+    pub(crate) fn put(&self, key: String, value: V, asked: Instant) {
         let mut entries = self.lock();
         if entries.len() >= self.max_entries {
             entries.clear();
         }
-        entries.insert(key, (value, Instant::now()));
+        entries.insert(key, (value, asked));
     }
 
     fn lock(&self) -> MutexGuard<'_, HashMap<String, (V, Instant)>> {
@@ -48,11 +50,11 @@ mod tests {
     #[test]
     fn values_expire_and_the_cache_stays_bounded() {
         let cache = TtlCache::new(Duration::from_millis(50), 2);
-        cache.put("a".into(), Some(1));
-        cache.put("b".into(), None);
+        cache.put("a".into(), Some(1), Instant::now());
+        cache.put("b".into(), None, Instant::now());
         assert_eq!(cache.get("a"), Some(Some(1)));
         assert_eq!(cache.get("b"), Some(None), "a cached miss is an answer too");
-        cache.put("c".into(), Some(3));
+        cache.put("c".into(), Some(3), Instant::now());
         assert_eq!(cache.get("a"), None, "full: cleared");
         std::thread::sleep(Duration::from_millis(60));
         assert_eq!(cache.get("c"), None, "expired");

@@ -14,8 +14,12 @@ pub struct Config {
 /// Server hardening limits.
 #[derive(Debug, Clone)]
 pub struct Limits {
-    /// A client must send its whole request head within this time.
+    /// A client must send its first byte, and then its whole request head, within this time.
     pub header_read_timeout: Duration,
+    /// A connection with nothing read or written for this long is closed (kept-alive and HTTP/2
+    /// connections included). Longer than `request_timeout`, so a request being answered is
+    /// never cut.
+    pub idle_timeout: Duration,
     /// A whole request, body included, must be answered within this time.
     pub request_timeout: Duration,
     /// `POST /api/track` bodies above this size get 413.
@@ -38,6 +42,7 @@ impl Default for Limits {
         Self {
             header_read_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(60),
             max_track_body: 1024 * 1024,
             max_publish_body: 10 * 1024 * 1024,
             max_body: 64 * 1024,

@@ -56,6 +56,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
     let metrics = Arc::new(metrics::Metrics::default());
+    let drain_timeout = config.limits.drain_timeout;
     let (writer, writer_thread) = ingest::Writer::start(store.clone(), metrics.clone())?;
     let state = Arc::new(AppState {
         limiter: ingest::RateLimiter::new(config.track_rate_per_minute),
@@ -69,7 +70,11 @@ pub async fn run(
     let served = http::serve(state, listener, shutdown).await;
     // Every connection has ended, so the last handle on the writer is gone with them: the writer
     // drains its queue and stops.
-    let _ = tokio::task::spawn_blocking(move || writer_thread.join()).await;
+    let flushed = tokio::task::spawn_blocking(move || writer_thread.join());
+    if tokio::time::timeout(drain_timeout, flushed).await.is_err() {
+        // The database is stalled; nothing still queued was acknowledged, so nothing is lost.
+        tracing::warn!("the writer did not finish within {drain_timeout:?}: stopping anyway");
+    }
     served
 }
 

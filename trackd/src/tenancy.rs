@@ -160,11 +160,12 @@ impl TenantCache {
         if let Some(tenant) = self.0.get(sub) {
             return Ok(tenant);
         }
+        let asked = std::time::Instant::now();
         let tenant = state
             .db(move |store| store.tenant_by_slug(&slug))
             .await?
             .map(Arc::new);
-        self.0.put(sub.to_owned(), tenant.clone());
+        self.0.put(sub.to_owned(), tenant.clone(), asked);
         Ok(tenant)
     }
 }

@@ -105,6 +105,29 @@ fn a_client_sending_headers_a_byte_at_a_time_is_cut_off_and_others_go_on() {
 }
 
 #[test]
+fn a_connection_that_sends_nothing_is_closed() {
+    let server = Server::start_with(TestDatabase::sqlite(), |config| {
+        config.limits.header_read_timeout = Duration::from_secs(1);
+    });
+    let mut silent = std::net::TcpStream::connect(server.addr).unwrap();
+    silent
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let started = Instant::now();
+    let mut buffer = Vec::new();
+    let _ = silent.read_to_end(&mut buffer);
+    let held = started.elapsed();
+    assert!(
+        held < Duration::from_secs(4),
+        "a silent connection was held {held:?}"
+    );
+    assert!(
+        held >= Duration::from_millis(900),
+        "closed before its time: {held:?}"
+    );
+}
+
+#[test]
 fn events_get_503_while_the_database_is_down_and_202_when_it_is_back() {
     let Some(database) = TestDatabase::postgres() else {
         return;

@@ -24,6 +24,7 @@ fn unknown_routes_get_json_errors(server: Server) {
     assert_eq!((answer.status, answer.code()), (404, "not_found"));
     let answer = client.send("DELETE", "/api/health", "localhost", None, None);
     assert_eq!((answer.status, answer.code()), (405, "method_not_allowed"));
+    assert_eq!(answer.header("allow").as_deref(), Some("GET"));
     assert_eq!(
         answer.header("content-type").as_deref(),
         Some("application/json")

@@ -77,6 +77,8 @@ fn send_everything(process: &Process, tenant: &crate::support::TestTenant) {
     for broken in [
         format!(r#"{{"skill_id":"{MARKER}""#),
         format!(r#"{{"kind":"{MARKER}","skill_id":"x"}}"#),
+        format!(r#"{{"events":"{MARKER}"}}"#),
+        format!(r#"{{"events":[{{"duration_ms":"{MARKER}"}}]}}"#),
     ] {
         let answer = client.post("/api/track", &tenant.host(), &tenant.member_key, &broken);
         assert_eq!(answer.status, 400);

@@ -263,6 +263,24 @@ fn bad_skills_are_refused_with_reasons(server: Server) {
             .status,
         400
     );
+    let nul = post(r#"{"skill_md":"---\nname: x\ndescription: x\n---\nnul \u0000 here"}"#);
+    assert_eq!((nul.status, nul.code()), (400, "invalid"), "{}", nul.json);
+    let twice = post(
+        r#"{"skill_md":"---\nname: x\ndescription: x\n---\n","files":[{"path":"a.md","content":"1"},{"path":"a.md","content":"2"}]}"#,
+    );
+    assert_eq!(
+        (twice.status, twice.code()),
+        (400, "invalid"),
+        "{}",
+        twice.json
+    );
+    // A NUL in a search is no match, not an error.
+    assert_eq!(
+        client
+            .get("/api/skills?q=%00", "acme.localhost", key)
+            .status,
+        200
+    );
     let list = client.get("/api/skills", "acme.localhost", key);
     assert_eq!(
         list.json["skills"].as_array().unwrap().len(),
@@ -296,6 +314,14 @@ fn ratings_and_deployments_are_recorded(server: Server) {
         serde_json::json!({"average": 4.5, "count": 2})
     );
     assert_eq!(rate(&server.acme.member_key, r#"{"stars":6}"#).status, 400);
+    assert_eq!(
+        rate(
+            &server.acme.member_key,
+            r#"{"stars":3,"comment":"nul \u0000"}"#
+        )
+        .status,
+        400
+    );
     assert_eq!(
         client
             .send(

@@ -22,6 +22,22 @@ pub fn fixture(name: &str) -> String {
 /// The string the fixtures' tool inputs and outputs carry.
 pub const MARKER: &str = "SECRET-TOOL-INPUT-MARKER";
 
+/// A skill with this slug in the tenant; its id.
+pub fn seed_skill(store: &dyn Store, tenant: &TenantId, slug: &str) -> SkillId {
+    let skill_md = format!("---\nname: {slug}\ndescription: {slug} helps\n---\n# {slug}\n");
+    let new = NewSkillVersion {
+        slug: slug.parse().unwrap(),
+        name: slug.to_owned(),
+        description: format!("{slug} helps"),
+        category: None,
+        hours_saved: None,
+        skill_md,
+        files: Vec::new(),
+        author: None,
+    };
+    store.publish_skill(tenant, &new).unwrap().skill.id
+}
+
 /// Every event stored for a tenant, oldest first.
 pub fn stored_events(store: &dyn Store, tenant: &TenantId) -> Vec<relay_core::Event> {
     let end = relay_core::Timestamp::parse_rfc3339("2100-01-01T00:00:00Z").unwrap();

@@ -65,6 +65,36 @@ fn real_hook_inputs_become_events_once(server: Server) {
             "{name}"
         );
     }
+    // A Skill call naming another skill is, for this one, a tool use while it is active; a slash
+    // command naming another skill is not this skill's event at all.
+    let other = crate::support::seed_skill(&*server.store, &acme.id, "other");
+    let other_path = format!("/api/track?skill={other}");
+    let seen = client.post(
+        &other_path,
+        &acme.host(),
+        &acme.member_key,
+        &fixture("PostToolUse-skill"),
+    );
+    assert_eq!(
+        (seen.status, seen.json["accepted"].as_u64()),
+        (202, Some(1))
+    );
+    let slash = client.post(
+        &other_path,
+        &acme.host(),
+        &acme.member_key,
+        &fixture("UserPromptExpansion"),
+    );
+    assert_eq!((slash.status, slash.code()), (400, "invalid_event"));
+    assert_eq!(slash.json["rejected"][0]["code"], "other_skill");
+    let theirs = stored_events(&*server.store, &acme.id);
+    let for_other: Vec<_> = theirs
+        .iter()
+        .filter(|e| e.event.skill_id == other)
+        .collect();
+    assert_eq!(for_other.len(), 1);
+    assert_eq!(for_other[0].event.kind, EventKind::ToolUse);
+
     let no_skill = client.post(
         "/api/track",
         &acme.host(),
@@ -80,6 +110,10 @@ fn real_hook_inputs_become_events_once(server: Server) {
     );
 
     let events = stored_events(&*server.store, &acme.id);
+    let events: Vec<_> = events
+        .into_iter()
+        .filter(|e| e.event.skill_id == acme.skill)
+        .collect();
     assert_eq!(events.len(), 6);
     let kinds: Vec<&str> = events.iter().map(|e| e.event.kind.as_str()).collect();
     for (_, kind) in TRACKED {
@@ -239,6 +273,7 @@ fn bad_bodies_are_refused_and_change_nothing(server: Server) {
             400,
             "too_many_events",
         ),
+        (r#"{"events":[]}"#.to_owned(), 400, "invalid_event"),
     ];
     for (body, status, code) in cases {
         let answer = client.post("/api/track", &host, key, &body);

@@ -6,6 +6,30 @@ pub mod track;
 
 use serde::{Deserialize, Serialize};
 
+/// What is wrong with a JSON body, without quoting any of it: serde's own messages can carry the
+/// offending value, and a body may hold what must not be echoed or logged.
+pub fn describe_json_error(err: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    let message = err.to_string();
+    let what = match err.classify() {
+        Category::Syntax => "it is not valid JSON".to_owned(),
+        Category::Eof => "it ends too early".to_owned(),
+        Category::Io => "it could not be read".to_owned(),
+        // Field names are ours, not the sender's data: those messages are safe to repeat.
+        Category::Data
+            if message.starts_with("missing field") || message.starts_with("duplicate field") =>
+        {
+            message
+                .split(" at line")
+                .next()
+                .unwrap_or("a field is missing")
+                .to_owned()
+        }
+        Category::Data => "a value has the wrong type".to_owned(),
+    };
+    format!("{what} (line {}, column {})", err.line(), err.column())
+}
+
 /// `{"error":{"code","message"}}`, the body of every error answer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ErrorBody {

@@ -72,10 +72,8 @@ impl fmt::Display for BodyError {
 
 impl TrackBody {
     pub fn parse(bytes: &[u8]) -> Result<Self, BodyError> {
-        let mut event: WireEvent = serde_json::from_slice(bytes).map_err(|err| {
-            // serde_json's message names a line and column, never the content.
-            BodyError::Malformed(err.to_string())
-        })?;
+        let mut event: WireEvent = serde_json::from_slice(bytes)
+            .map_err(|err| BodyError::Malformed(crate::describe_json_error(&err)))?;
         if let Some(events) = event.events.take() {
             if events.len() > MAX_BATCH {
                 return Err(BodyError::TooManyEvents(events.len()));
@@ -495,7 +493,13 @@ mod tests {
             TrackBody::parse(b"[1,2]"),
             Err(BodyError::Malformed(_))
         ));
-        let err = TrackBody::parse(br#"{"skill_id":"SECRET-TOOL-INPUT-MARKER""#).unwrap_err();
-        assert!(!err.to_string().contains(MARKER), "{err}");
+        for body in [
+            r#"{"skill_id":"SECRET-TOOL-INPUT-MARKER""#,
+            r#"{"events":"SECRET-TOOL-INPUT-MARKER"}"#,
+            r#"{"tool_input":{"skill":1},"events":[{"kind":"SECRET-TOOL-INPUT-MARKER"}],"x":}"#,
+        ] {
+            let err = TrackBody::parse(body.as_bytes()).unwrap_err();
+            assert!(!err.to_string().contains(MARKER), "{err}");
+        }
     }
 }

@@ -15,6 +15,8 @@ impl ApiKeySecret {
     pub const PREFIX: &'static str = "rly_";
     /// 40 characters of base62: about 238 bits of randomness.
     const RANDOM_CHARS: usize = 40;
+    /// The length of every key Relay makes.
+    pub const LEN: usize = Self::PREFIX.len() + Self::RANDOM_CHARS;
 
     pub fn generate() -> Self {
         const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";

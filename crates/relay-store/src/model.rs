@@ -86,12 +86,15 @@ pub struct RejectedEvent {
 pub enum RejectReason {
     /// The skill id names no skill of the batch's tenant.
     UnknownSkill,
+    /// A slash-command invocation that names another skill than the one it is reported for.
+    OtherSkill,
 }
 
 impl RejectReason {
     pub fn code(self) -> &'static str {
         match self {
             RejectReason::UnknownSkill => "unknown_skill",
+            RejectReason::OtherSkill => "other_skill",
         }
     }
 }

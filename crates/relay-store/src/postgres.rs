@@ -80,6 +80,12 @@ impl Postgres {
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(Duration::from_secs(5));
         }
+        // A stalled database must not hold a request, or shutdown, forever. Settings given in
+        // the URL's own `options` come later and win.
+        let given = config.get_options().unwrap_or("").to_owned();
+        config.options(&format!(
+            "-c statement_timeout=30000 -c lock_timeout=10000 {given}"
+        ));
         let manager = Manager { config };
         // One connection up front, so that an unreachable server fails now and says why.
         let first = manager
@@ -271,10 +277,10 @@ fn describe(err: &postgres::Error) -> String {
 fn map_error(err: postgres::Error) -> StoreError {
     match err.code() {
         // Class 23, integrity constraint violations: as SQLite reports all of them.
-        Some(code) if code.code().starts_with("23") => StoreError::Conflict(format!(
-            "the change breaks a rule of the data: {}",
-            describe(&err)
-        )),
+        Some(code) if code.code().starts_with("23") => {
+            tracing::warn!("constraint violation: {}", describe(&err));
+            StoreError::Conflict(crate::sql::CONFLICT.to_owned())
+        }
         Some(_) => StoreError::Database(describe(&err)),
         // No SQLSTATE: the connection itself failed (closed, reset, timed out).
         None => StoreError::Unavailable(describe(&err)),

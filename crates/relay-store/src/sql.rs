@@ -24,6 +24,12 @@ impl Dialect {
     }
 }
 
+/// What a caller is told when the database itself refuses a change (a uniqueness or foreign-key
+/// rule, usually hit by two writers at once). The database's own text, which names tables and
+/// ids, goes to the log only.
+pub(crate) const CONFLICT: &str =
+    "the change conflicts with data written at the same time; try again";
+
 /// A query parameter, borrowed from the caller.
 #[derive(Debug, Clone)]
 pub(crate) enum Param<'a> {

@@ -8,7 +8,7 @@ use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{ErrorCode, TransactionBehavior};
 
-use crate::sql::{Backend, Conn, Dialect, Param, Row, Value};
+use crate::sql::{Backend, CONFLICT, Conn, Dialect, Param, Row, Value};
 use crate::{Result, StoreError};
 
 /// Set on every new connection. `synchronous=FULL` makes each commit durable before it returns:
@@ -157,7 +157,8 @@ impl rusqlite::ToSql for Param<'_> {
 fn map_error(err: rusqlite::Error) -> StoreError {
     match err.sqlite_error_code() {
         Some(ErrorCode::ConstraintViolation) => {
-            StoreError::Conflict(format!("the change breaks a rule of the data: {err}"))
+            tracing::warn!("constraint violation: {err}");
+            StoreError::Conflict(CONFLICT.to_owned())
         }
         Some(
             ErrorCode::DatabaseBusy

@@ -80,7 +80,10 @@ pub(crate) async fn read_json<T: DeserializeOwned>(
         ApiError::new(
             StatusCode::BAD_REQUEST,
             "malformed_json",
-            format!("the body is not the JSON this route takes: {err}"),
+            format!(
+                "the body is not the JSON this route takes: {}",
+                relay_api::describe_json_error(&err)
+            ),
         )
     })
 }

@@ -2,6 +2,7 @@
 
 mod body;
 mod error;
+mod idle;
 mod query;
 mod router;
 
@@ -63,6 +64,8 @@ pub(crate) async fn serve(
             let state = state.clone();
             async move { Ok::<_, Infallible>(router::handle(state, request, peer).await) }
         });
+        let stream =
+            idle::IdleTimeout::new(stream, limits.header_read_timeout, limits.idle_timeout);
         let connection = builder.serve_connection(TokioIo::new(stream), service);
         let connection = graceful.watch(connection.into_owned());
         tasks.spawn(async move {

@@ -118,11 +118,25 @@ async fn dispatch(
         Route::Health => routes::health::get(state).await,
         Route::TlsAllowed => routes::internal::tls_allowed(state, &request).await,
         Route::Metrics => Ok(routes::internal::metrics(state)),
-        Route::WrongMethod(_) => Err(ApiError::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
-            "this route does not take that method",
-        )),
+        Route::WrongMethod(label) => {
+            let allow = match label {
+                "/api/skills" => "GET, POST",
+                "/api/skills/{slug}/rating" => "PUT",
+                "/api/deployments" | "/api/track" => "POST",
+                _ => "GET",
+            };
+            let mut response = ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                format!("this route takes {allow}"),
+            )
+            .into_response();
+            response.headers_mut().insert(
+                hyper::header::ALLOW,
+                hyper::header::HeaderValue::from_static(allow),
+            );
+            Ok(response)
+        }
         Route::NotFound => Err(ApiError::not_found(format!(
             "no route {} {}",
             request.method(),

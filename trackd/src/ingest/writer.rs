@@ -58,8 +58,8 @@ impl Writer {
 
 fn run(store: Arc<dyn Store>, metrics: Arc<Metrics>, mut queue: mpsc::Receiver<Job>) {
     while let Some(first) = queue.blocking_recv() {
-        let mut events = first.batch.events.len();
         let mut group = vec![first];
+        let mut events = group[0].batch.events.len();
         while events < MAX_GROUP_EVENTS {
             match queue.try_recv() {
                 Ok(job) => {
@@ -69,7 +69,13 @@ fn run(store: Arc<dyn Store>, metrics: Arc<Metrics>, mut queue: mpsc::Receiver<J
                 Err(_) => break,
             }
         }
-        commit(&*store, &metrics, group, events);
+        // A request that gave up waiting (timed out, cut at shutdown) was not acknowledged and
+        // will be sent again: writing it now could count events without ids twice.
+        group.retain(|job| !job.reply.is_closed());
+        let events = group.iter().map(|job| job.batch.events.len()).sum();
+        if !group.is_empty() {
+            commit(&*store, &metrics, group, events);
+        }
     }
     tracing::debug!("writer flushed and stopped");
 }

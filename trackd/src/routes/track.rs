@@ -5,7 +5,7 @@ use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode, header};
 use relay_api::track::{BodyError, Rejected, TrackBody, TrackResponse};
 use relay_core::{EventBatch, NewEvent, SkillId, Timestamp};
-use relay_store::{Principal, StoreError};
+use relay_store::{Principal, RejectReason, StoreError};
 
 use super::json;
 use crate::AppState;
@@ -41,7 +41,7 @@ pub(crate) async fn post(
             })?;
             let skill = SkillId::parse(skill)
                 .map_err(|err| ApiError::bad_request("invalid_event", err.to_string()))?;
-            vec![event.from_hook(&skill, now, "hook-raw")]
+            vec![event.from_hook(&skill, now, "hook")]
         }
     };
 
@@ -79,6 +79,10 @@ pub(crate) async fn post(
             }),
         }
     }
+    state
+        .metrics
+        .events_rejected
+        .fetch_add(rejected.len() as u64, std::sync::atomic::Ordering::Relaxed);
 
     let mut answer = TrackResponse::default();
     if !events.is_empty() {
@@ -97,10 +101,14 @@ pub(crate) async fn post(
         answer.accepted = outcome.accepted;
         answer.duplicates = outcome.duplicates;
         for refused in outcome.rejected {
+            let message = match refused.reason {
+                RejectReason::UnknownSkill => "no skill with this skill_id in your organization",
+                RejectReason::OtherSkill => "this invocation names another skill than skill_id",
+            };
             rejected.push(Rejected {
                 index: positions[refused.index],
                 code: refused.reason.code().to_owned(),
-                message: "no skill with this skill_id in your organization".to_owned(),
+                message: message.to_owned(),
             });
         }
     }
@@ -109,7 +117,8 @@ pub(crate) async fn post(
 
     if answer.accepted == 0 && answer.duplicates == 0 {
         // Nothing in the body was usable.
-        let only_unknown_skills = answer.rejected.iter().all(|r| r.code == "unknown_skill");
+        let only_unknown_skills = !answer.rejected.is_empty()
+            && answer.rejected.iter().all(|r| r.code == "unknown_skill");
         let (status, code, message) = if only_unknown_skills {
             (
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -123,11 +132,10 @@ pub(crate) async fn post(
                 "no event in the body is valid",
             )
         };
-        let first = answer
-            .rejected
-            .first()
-            .map(|r| r.message.clone())
-            .unwrap_or_default();
+        let first = answer.rejected.first().map_or_else(
+            || "the body holds no events".to_owned(),
+            |r| r.message.clone(),
+        );
         return Ok(json(
             status,
             &serde_json::json!({

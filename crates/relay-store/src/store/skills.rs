@@ -113,7 +113,8 @@ pub(super) fn list(
         .as_deref()
         .map(str::trim)
         .filter(|text| !text.is_empty())
-        .map(like_pattern)
+        // Control characters (NUL among them) match nothing and PostgreSQL refuses NUL.
+        .map(|text| like_pattern(&text.replace(|c: char| c.is_control(), "")))
         .unwrap_or_default();
     let category = query.category.as_ref().map_or("", Category::as_str);
     let after = query.after.as_ref().map_or("", SkillSlug::as_str);
@@ -141,11 +142,39 @@ pub(super) fn list(
     Ok(SkillPage { skills, next })
 }
 
+/// Text Relay stores must not hold NUL: PostgreSQL refuses it, SQLite would keep it.
+fn refuse_nul(what: &'static str, name: &str, text: &str) -> Result<()> {
+    if text.contains('\0') {
+        return Err(relay_core::ValidationError::new(
+            what,
+            name,
+            "it contains a NUL byte; skills carry text files only",
+        )
+        .into());
+    }
+    Ok(())
+}
+
 pub(super) fn publish(
     conn: &mut dyn Conn,
     tenant: &TenantId,
     new: &NewSkillVersion,
 ) -> Result<Published> {
+    refuse_nul("SKILL.md", new.slug.as_str(), &new.skill_md)?;
+    refuse_nul("name", new.slug.as_str(), &new.name)?;
+    refuse_nul("description", new.slug.as_str(), &new.description)?;
+    let mut paths = std::collections::HashSet::new();
+    for file in &new.files {
+        refuse_nul("skill file", file.path.as_str(), &file.content)?;
+        if !paths.insert(file.path.as_str()) {
+            return Err(relay_core::ValidationError::new(
+                "skill file path",
+                file.path.as_str(),
+                "the skill has two files at this path",
+            )
+            .into());
+        }
+    }
     tenants::require(conn, tenant)?;
     if let Some(author) = &new.author {
         users::require(conn, tenant, author)?;
@@ -363,12 +392,15 @@ pub(super) fn rate(
     users::require(conn, tenant, user)?;
     let comment = comment.map(str::trim).filter(|c| !c.is_empty());
     if let Some(comment) = comment
-        && comment.chars().count() > 2000
+        && (comment.chars().count() > 2000
+            || comment
+                .chars()
+                .any(|c| c.is_control() && c != '\n' && c != '\t'))
     {
         return Err(relay_core::ValidationError::new(
             "comment",
             comment,
-            "keep it under 2000 characters",
+            "use at most 2000 characters, without control characters",
         )
         .into());
     }

@@ -1,5 +1,6 @@
 //! Usage events and their daily rollup, written together in one transaction.
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use relay_core::{
@@ -39,46 +40,66 @@ pub(super) fn record(conn: &mut dyn Conn, batches: &[EventBatch]) -> Result<Vec<
     let mut outcomes: Vec<IngestOutcome> =
         batches.iter().map(|_| IngestOutcome::default()).collect();
 
-    // 1. Events naming a skill their tenant does not have are refused.
-    let mut known_skills: HashMap<(&TenantId, &SkillId), bool> = HashMap::new();
-    let mut last_skill: Option<((&TenantId, &SkillId), bool)> = None;
+    // 1. Events naming a skill their tenant does not have are refused. An invocation counts for
+    //    the skill it names only: a Skill call naming another skill is, for this skill, one more
+    //    tool use while it is active; a slash command naming another skill is not its event.
+    let mut slugs: HashMap<(&TenantId, &SkillId), Option<String>> = HashMap::new();
     let mut candidates: Vec<At> = Vec::new();
+    let mut kinds: HashMap<At, EventKind> = HashMap::new();
     for (b, batch) in batches.iter().enumerate() {
         for (i, event) in batch.events.iter().enumerate() {
             let key = (&batch.tenant_id, &event.skill_id);
-            // Consecutive events mostly name the same skill: skip the hash then.
-            let known = match last_skill.filter(|(last, _)| *last == key) {
-                Some((_, known)) => known,
-                None => match known_skills.get(&key) {
-                    Some(known) => *known,
-                    None => {
-                        let known = conn
-                            .query_opt(
-                                "SELECT 1 FROM skills WHERE tenant_id = ?1 AND id = ?2",
-                                params![batch.tenant_id.as_str(), event.skill_id.as_str()],
-                            )?
-                            .is_some();
-                        known_skills.insert(key, known);
-                        known
-                    }
-                },
+            let slug = match slugs.entry(key) {
+                Entry::Occupied(known) => known.into_mut(),
+                Entry::Vacant(slot) => {
+                    let slug = conn
+                        .query_opt(
+                            "SELECT slug FROM skills WHERE tenant_id = ?1 AND id = ?2",
+                            params![batch.tenant_id.as_str(), event.skill_id.as_str()],
+                        )?
+                        .map(|row| row.text(0))
+                        .transpose()?;
+                    slot.insert(slug)
+                }
             };
-            last_skill = Some((key, known));
-            if known {
-                candidates.push((b, i));
-            } else {
+            let Some(slug) = slug.as_deref() else {
                 outcomes[b].rejected.push(RejectedEvent {
                     index: i,
                     reason: RejectReason::UnknownSkill,
                 });
+                continue;
+            };
+            if event.kind == EventKind::Invocation
+                && let Some(named) = event.invoked_skill.as_deref()
+                && named != slug
+            {
+                if event.tool_name.is_none() {
+                    outcomes[b].rejected.push(RejectedEvent {
+                        index: i,
+                        reason: RejectReason::OtherSkill,
+                    });
+                    continue;
+                }
+                kinds.insert((b, i), EventKind::ToolUse);
             }
+            candidates.push((b, i));
         }
     }
+    // The kind an event is stored and counted as.
+    let kind_of = |(b, i): At| {
+        kinds
+            .get(&(b, i))
+            .copied()
+            .unwrap_or(batches[b].events[i].kind)
+    };
 
     // 2. Insert-if-absent. An id sent twice in one call is new for its first sending only.
     let mut accepted: Vec<At> = Vec::with_capacity(candidates.len());
     for chunk in candidates.chunks(ROWS_PER_STATEMENT) {
-        for (&(b, i), new) in chunk.iter().zip(insert_events(conn, batches, chunk, now)?) {
+        for (&(b, i), new) in chunk
+            .iter()
+            .zip(insert_events(conn, batches, chunk, &kind_of, now)?)
+        {
             if new {
                 outcomes[b].accepted += 1;
                 accepted.push((b, i));
@@ -93,8 +114,10 @@ pub(super) fn record(conn: &mut dyn Conn, batches: &[EventBatch]) -> Result<Vec<
     let mut seen: HashSet<(&TenantId, &SkillId, &str)> = HashSet::new();
     for &(b, i) in &accepted {
         let (batch, event) = (&batches[b], &batches[b].events[i]);
-        if let (true, Some(session)) = (event.kind.marks_skill_use(), event.session_id.as_deref())
-            && seen.insert((&batch.tenant_id, &event.skill_id, session))
+        if let (true, Some(session)) = (
+            kind_of((b, i)).marks_skill_use(),
+            event.session_id.as_deref(),
+        ) && seen.insert((&batch.tenant_id, &event.skill_id, session))
         {
             first_use.push((b, i));
         }
@@ -116,7 +139,8 @@ pub(super) fn record(conn: &mut dyn Conn, batches: &[EventBatch]) -> Result<Vec<
     let mut rollup: BTreeMap<RollupKey<'_>, Increment> = BTreeMap::new();
     for &(b, i) in &accepted {
         let (batch, event) = (&batches[b], &batches[b].events[i]);
-        if !event.kind.marks_skill_use() {
+        let kind = kind_of((b, i));
+        if !kind.marks_skill_use() {
             continue;
         }
         let entry = rollup
@@ -128,9 +152,9 @@ pub(super) fn record(conn: &mut dyn Conn, batches: &[EventBatch]) -> Result<Vec<
             ))
             .or_default();
         entry.skill_sessions += i64::from(opened.contains(&(b, i)));
-        entry.invocations += i64::from(event.kind == EventKind::Invocation);
-        entry.tool_uses += i64::from(event.kind == EventKind::ToolUse);
-        entry.tool_failures += i64::from(event.kind == EventKind::ToolFailure);
+        entry.invocations += i64::from(kind == EventKind::Invocation);
+        entry.tool_uses += i64::from(kind == EventKind::ToolUse);
+        entry.tool_failures += i64::from(kind == EventKind::ToolFailure);
         entry.last_event_at = entry.last_event_at.max(event.occurred_at.as_millis());
     }
     let rows: Vec<(RollupKey<'_>, Increment)> = rollup.into_iter().collect();
@@ -248,6 +272,7 @@ fn insert_events(
     conn: &mut dyn Conn,
     batches: &[EventBatch],
     rows: &[At],
+    kind_of: &dyn Fn(At) -> EventKind,
     now: i64,
 ) -> Result<Vec<bool>> {
     let rows: Vec<[Param<'_>; 14]> = rows
@@ -259,7 +284,7 @@ fn insert_events(
                 event.event_id.as_str().into(),
                 event.skill_id.as_str().into(),
                 batch.user_id.as_str().into(),
-                event.kind.as_str().into(),
+                kind_of((b, i)).as_str().into(),
                 event.session_id.as_deref().into(),
                 event.tool_name.as_deref().into(),
                 event.tool_use_id.as_deref().into(),

@@ -40,6 +40,24 @@ impl<T> IdleTimeout<T> {
         self.deadline.as_mut().poll(cx).is_ready()
     }
 
+    /// A write that moved bytes counts as activity; one that waits past the deadline fails.
+    fn after_write(
+        &mut self,
+        cx: &mut Context<'_>,
+        result: Poll<io::Result<usize>>,
+    ) -> Poll<io::Result<usize>> {
+        match result {
+            Poll::Ready(Ok(written)) => {
+                if written > 0 {
+                    self.touch();
+                }
+                Poll::Ready(Ok(written))
+            }
+            Poll::Pending if self.expired(cx) => Poll::Ready(Err(self.timed_out())),
+            other => other,
+        }
+    }
+
     fn timed_out(&self) -> io::Error {
         let limit = if self.started {
             self.idle
@@ -81,16 +99,8 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for IdleTimeout<T> {
         data: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        match Pin::new(&mut this.inner).poll_write(cx, data) {
-            Poll::Ready(Ok(written)) => {
-                if written > 0 {
-                    this.touch();
-                }
-                Poll::Ready(Ok(written))
-            }
-            Poll::Pending if this.expired(cx) => Poll::Ready(Err(this.timed_out())),
-            other => other,
-        }
+        let result = Pin::new(&mut this.inner).poll_write(cx, data);
+        this.after_write(cx, result)
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -107,16 +117,8 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for IdleTimeout<T> {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        match Pin::new(&mut this.inner).poll_write_vectored(cx, bufs) {
-            Poll::Ready(Ok(written)) => {
-                if written > 0 {
-                    this.touch();
-                }
-                Poll::Ready(Ok(written))
-            }
-            Poll::Pending if this.expired(cx) => Poll::Ready(Err(this.timed_out())),
-            other => other,
-        }
+        let result = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
+        this.after_write(cx, result)
     }
 
     fn is_write_vectored(&self) -> bool {

@@ -1,15 +1,20 @@
 //! SKILL.md files: a YAML frontmatter between `---` lines, then a Markdown body.
 //!
 //! Apart from loading a skill folder (`bundle.rs`), this crate is pure: it reads and checks text.
-//! It splits a file, parses its frontmatter (capped in size before any parsing)
-//! and reads the fields Relay needs to catalogue a skill.
+//! It splits a file, parses its frontmatter (capped in size before any parsing), reads the fields
+//! Relay needs to catalogue a skill, merges Relay's metadata and tracking hooks into an
+//! uploader's frontmatter (`relay.rs`), and inspects a deployed file for compliance.
 
 mod bundle;
 mod frontmatter;
+mod relay;
 mod split;
 
 pub use bundle::{BundleError, SkillBundle};
 pub use frontmatter::{Frontmatter, SkillMeta};
+pub use relay::{
+    Deploy, HOOKS_VERSION, HookStatus, Inspection, hook_command, inject, inspect, render, repair,
+};
 pub use split::{Split, split};
 
 /// Why a SKILL.md could not be read. Every message says what to change in the file.
@@ -21,10 +26,6 @@ pub enum SkillFileError {
     Unclosed,
     #[error("SKILL.md's frontmatter is {size} bytes; keep it under {limit} bytes")]
     TooLarge { size: usize, limit: usize },
-    #[error(
-        "SKILL.md's frontmatter uses YAML anchors or aliases (`&x`, `*x`); write the values out"
-    )]
-    Aliases,
     #[error("SKILL.md's frontmatter is not valid YAML: {0}")]
     Yaml(String),
     #[error("SKILL.md's frontmatter must be a YAML mapping of keys to values")]

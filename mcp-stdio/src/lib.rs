@@ -5,6 +5,7 @@
 
 mod cmd;
 mod config;
+pub mod outbox;
 
 use std::ffi::OsString;
 use std::process::ExitCode;

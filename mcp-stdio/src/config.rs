@@ -10,20 +10,38 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone)]
 pub struct Paths {
     pub config_dir: PathBuf,
+    /// Where the outbox lives (`RELAY_DATA_DIR`, else the platform data dir).
+    pub data_dir: PathBuf,
 }
 
 impl Paths {
     pub fn from_env() -> anyhow::Result<Self> {
-        if let Some(dir) = std::env::var_os("RELAY_CONFIG_DIR").filter(|d| !d.is_empty()) {
-            return Ok(Self {
-                config_dir: PathBuf::from(dir),
-            });
-        }
-        let dirs = directories::ProjectDirs::from("", "", "relay")
-            .context("no home directory for relay-mcp's settings: set RELAY_CONFIG_DIR")?;
+        let dir = |name: &str| {
+            std::env::var_os(name)
+                .filter(|d| !d.is_empty())
+                .map(PathBuf::from)
+        };
+        let project = || {
+            directories::ProjectDirs::from("", "", "relay").context(
+                "no home directory for relay-mcp's files: set RELAY_CONFIG_DIR and RELAY_DATA_DIR",
+            )
+        };
+        let config_dir = match dir("RELAY_CONFIG_DIR") {
+            Some(dir) => dir,
+            None => project()?.config_dir().to_owned(),
+        };
+        let data_dir = match dir("RELAY_DATA_DIR") {
+            Some(dir) => dir,
+            None => project()?.data_dir().to_owned(),
+        };
         Ok(Self {
-            config_dir: dirs.config_dir().to_owned(),
+            config_dir,
+            data_dir,
         })
+    }
+
+    pub fn outbox_file(&self) -> PathBuf {
+        self.data_dir.join("outbox.db")
     }
 
     pub fn settings_file(&self) -> PathBuf {
@@ -93,6 +111,16 @@ impl Settings {
         read_json(&paths.settings_file())
     }
 
+    /// The server to use: `RELAY_SERVER`, else the one `relay-mcp login` stored.
+    pub fn server(paths: &Paths) -> anyhow::Result<Option<String>> {
+        if let Ok(server) = std::env::var("RELAY_SERVER")
+            && !server.trim().is_empty()
+        {
+            return Ok(Some(server.trim().trim_end_matches('/').to_owned()));
+        }
+        Ok(Self::load(paths)?.server)
+    }
+
     pub fn save(&self, paths: &Paths) -> anyhow::Result<()> {
         write_json(&paths.settings_file(), self, false)
     }
@@ -101,6 +129,16 @@ impl Settings {
 impl Credentials {
     pub fn load(paths: &Paths) -> anyhow::Result<Self> {
         read_json(&paths.credentials_file())
+    }
+
+    /// The key to use: `RELAY_API_KEY`, else the one `relay-mcp login` stored.
+    pub fn api_key(paths: &Paths) -> anyhow::Result<Option<String>> {
+        if let Ok(key) = std::env::var("RELAY_API_KEY")
+            && !key.trim().is_empty()
+        {
+            return Ok(Some(key.trim().to_owned()));
+        }
+        Ok(Self::load(paths)?.api_key)
     }
 
     pub fn save(&self, paths: &Paths) -> anyhow::Result<()> {

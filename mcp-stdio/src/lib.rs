@@ -3,8 +3,10 @@
 //! This first part keeps its settings: which Relay server to use and the API key for it
 //! (`login`, `logout`). The MCP server, the hook and the outbox build on it.
 
+mod client;
 mod cmd;
 mod config;
+mod flush;
 pub mod outbox;
 
 use std::ffi::OsString;
@@ -27,6 +29,10 @@ enum Command {
     Login(cmd::login::LoginArgs),
     /// Forget the stored API key.
     Logout,
+    /// Report one Claude Code hook input (read on stdin) for a skill. Silent; always exits 0.
+    Hook(cmd::hook::HookArgs),
+    /// Send every event waiting in the outbox now.
+    Flush,
 }
 
 pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
@@ -37,9 +43,18 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
             return ExitCode::from(if err.use_stderr() { 2 } else { 0 });
         }
     };
+    if let Command::Hook(args) = &cli.command {
+        // Whatever goes wrong, a hook says nothing and succeeds: Claude Code must not notice it.
+        if let Ok(paths) = Paths::from_env() {
+            cmd::hook::run(&paths, args);
+        }
+        return ExitCode::SUCCESS;
+    }
     let result = Paths::from_env().and_then(|paths| match cli.command {
         Command::Login(args) => cmd::login::run(&paths, &args),
         Command::Logout => cmd::login::logout(&paths),
+        Command::Flush => cmd::flush::run(&paths),
+        Command::Hook(_) => Ok(()),
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -98,15 +98,16 @@ impl Outbox {
         tx.commit()
     }
 
-    /// Up to `limit` events for `server` that are due now, oldest first.
-    pub fn due(&self, server: &str, limit: usize) -> rusqlite::Result<Vec<Queued>> {
+    /// Up to `limit` events for `server` that are due now, oldest first; with `waiting`, also
+    /// those still waiting out a delay (an explicit `relay-mcp flush`).
+    pub fn due(&self, server: &str, limit: usize, waiting: bool) -> rusqlite::Result<Vec<Queued>> {
         let mut statement = self.conn.prepare_cached(
             "SELECT id, event FROM outbox WHERE server = ?1 AND next_attempt_at <= ?2 ORDER BY id LIMIT ?3",
         )?;
         let rows = statement.query_map(
             params![
                 server,
-                now_millis(),
+                if waiting { i64::MAX } else { now_millis() },
                 i64::try_from(limit).unwrap_or(i64::MAX)
             ],
             |row| {
@@ -232,7 +233,7 @@ mod tests {
             outbox.push(SERVER, &format!("{{\"n\":{n}}}")).unwrap();
         }
         outbox.push("https://other.example.com", "{}").unwrap();
-        let due = outbox.due(SERVER, 3).unwrap();
+        let due = outbox.due(SERVER, 3, false).unwrap();
         assert_eq!(
             due.iter().map(|q| q.event.as_str()).collect::<Vec<_>>(),
             ["{\"n\":0}", "{\"n\":1}", "{\"n\":2}"]
@@ -255,7 +256,7 @@ mod tests {
         // Reopened, everything is still there.
         drop(outbox);
         let outbox = open(dir.path());
-        assert_eq!(outbox.due(SERVER, 10).unwrap().len(), 2);
+        assert_eq!(outbox.due(SERVER, 10, false).unwrap().len(), 2);
     }
 
     #[test]
@@ -263,11 +264,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut outbox = open(dir.path());
         outbox.push(SERVER, "{}").unwrap();
-        let id = outbox.due(SERVER, 1).unwrap()[0].id;
+        let id = outbox.due(SERVER, 1, false).unwrap()[0].id;
         outbox.retry_later(&[id], Duration::ZERO).unwrap();
         assert!(
-            outbox.due(SERVER, 1).unwrap().is_empty(),
+            outbox.due(SERVER, 1, false).unwrap().is_empty(),
             "not due right after a failure"
+        );
+        assert_eq!(
+            outbox.due(SERVER, 1, true).unwrap().len(),
+            1,
+            "an explicit flush sends it anyway"
         );
         let next: i64 = outbox
             .conn

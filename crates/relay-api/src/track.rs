@@ -103,6 +103,8 @@ impl EventError {
     }
 }
 
+impl std::error::Error for EventError {}
+
 impl fmt::Display for EventError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.code, self.message)

@@ -1,3 +1,5 @@
 //! One file per command.
 
+pub(crate) mod flush;
+pub(crate) mod hook;
 pub(crate) mod login;

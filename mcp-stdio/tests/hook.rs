@@ -1,0 +1,237 @@
+//! `relay-mcp hook` and `flush` against a real trackd: silent, fast, private, and nothing lost
+//! while trackd is down.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::process::{Command, Output, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use relay_core::{ApiKeySecret, Email, EventKind, Role, SkillId, TenantId, TenantSlug, Timestamp};
+use relay_store::{DatabaseUrl, NewSkillVersion, Store};
+use relay_testkit::TestDatabase;
+
+const MARKER: &str = "SECRET-TOOL-INPUT-MARKER";
+
+fn fixture(name: &str) -> String {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/reference/hook-payloads")
+        .join(format!("{name}.json"));
+    std::fs::read_to_string(&path).unwrap_or_else(|err| panic!("{}: {err}", path.display()))
+}
+
+/// trackd in this process, on a given address, until dropped.
+struct Trackd {
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Trackd {
+    fn start(store: Arc<dyn Store>, addr: SocketAddr) -> Self {
+        let listener = std::net::TcpListener::bind(addr).unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+                let config = trackd::Config::new("localhost").unwrap();
+                trackd::run(config, store, listener, async {
+                    let _ = rx.await;
+                })
+                .await
+                .unwrap();
+            });
+        });
+        Self {
+            shutdown: Some(tx),
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Trackd {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+struct Setup {
+    store: Arc<dyn Store>,
+    tenant: TenantId,
+    skill: SkillId,
+    key: String,
+    dirs: tempfile::TempDir,
+    _database: TestDatabase,
+}
+
+fn setup() -> Setup {
+    let database = TestDatabase::sqlite();
+    let store = relay_store::open(&DatabaseUrl::parse(&database.url).unwrap()).unwrap();
+    let tenant = store
+        .create_tenant(&TenantSlug::parse("acme").unwrap(), "Acme", &[])
+        .unwrap();
+    let user = store
+        .create_user(
+            &tenant.id,
+            &Email::parse("dev@acme.com").unwrap(),
+            Role::Member,
+        )
+        .unwrap();
+    let secret = ApiKeySecret::generate();
+    store
+        .create_api_key(&tenant.id, &user.id, "laptop", &secret)
+        .unwrap();
+    let skill = store
+        .publish_skill(
+            &tenant.id,
+            &NewSkillVersion {
+                slug: "demo".parse().unwrap(),
+                name: "Demo".into(),
+                description: "A demo".into(),
+                category: None,
+                hours_saved: None,
+                skill_md: "---\nname: demo\ndescription: A demo\n---\n# Demo\n".into(),
+                files: Vec::new(),
+                author: None,
+            },
+        )
+        .unwrap()
+        .skill
+        .id;
+    Setup {
+        store,
+        tenant: tenant.id,
+        skill,
+        key: secret.expose().to_owned(),
+        dirs: tempfile::tempdir().unwrap(),
+        _database: database,
+    }
+}
+
+fn relay_mcp(setup: &Setup, args: &[&str], stdin: &str) -> (Output, Duration) {
+    let started = Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_relay-mcp"))
+        .args(args)
+        .env("RELAY_API_KEY", &setup.key)
+        .env("RELAY_DATA_DIR", setup.dirs.path().join("data"))
+        .env("RELAY_CONFIG_DIR", setup.dirs.path().join("config"))
+        .env_remove("RELAY_SERVER")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
+    let output = child.wait_with_output().unwrap();
+    (output, started.elapsed())
+}
+
+fn events(setup: &Setup) -> Vec<relay_core::Event> {
+    let end = Timestamp::parse_rfc3339("2100-01-01T00:00:00Z").unwrap();
+    setup
+        .store
+        .list_events(&setup.tenant, Timestamp::from_millis(0), end, 1000)
+        .unwrap()
+}
+
+fn free_port() -> SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
+#[test]
+fn hooks_report_silently_and_wait_out_an_absent_server() {
+    let setup = setup();
+    let addr = free_port();
+    let server = format!("http://acme.localhost:{}", addr.port());
+    let hook = [
+        "hook",
+        "--skill",
+        setup.skill.as_str(),
+        "--server",
+        server.as_str(),
+    ];
+
+    let trackd = Trackd::start(setup.store.clone(), addr);
+    for name in ["PostToolUse-skill", "PostToolUse-bash"] {
+        let (output, took) = relay_mcp(&setup, &hook, &fixture(name));
+        assert_eq!(output.status.code(), Some(0), "{name}");
+        assert!(
+            output.stdout.is_empty() && output.stderr.is_empty(),
+            "{name}: {output:?}"
+        );
+        assert!(took < Duration::from_secs(2), "{name} took {took:?}");
+    }
+    // Hook events that carry no use are not reported, and still exit 0 silently.
+    let (output, _) = relay_mcp(&setup, &hook, &fixture("Stop"));
+    assert!(output.status.success() && output.stderr.is_empty());
+    let stored = events(&setup);
+    assert_eq!(stored.len(), 2);
+    let invocation = stored
+        .iter()
+        .find(|e| e.event.kind == EventKind::Invocation)
+        .unwrap();
+    assert_eq!(invocation.event.invoked_skill.as_deref(), Some("demo"));
+    assert_eq!(
+        invocation.event.session_id.as_deref(),
+        Some("caaa6772-dbd0-4949-842e-0f0061aae78f")
+    );
+    assert!(stored.iter().all(|e| e.event.skill_id == setup.skill));
+
+    // trackd down: the hook still ends at once, silently, and the event waits in the outbox.
+    drop(trackd);
+    let (output, took) = relay_mcp(&setup, &hook, &fixture("PostToolUseFailure-bash"));
+    assert!(output.status.success() && output.stdout.is_empty() && output.stderr.is_empty());
+    assert!(
+        took < Duration::from_secs(2),
+        "a hook with trackd down took {took:?}"
+    );
+    assert_eq!(events(&setup).len(), 2);
+
+    // Back up: flush delivers it, once.
+    let _trackd = Trackd::start(setup.store.clone(), addr);
+    let (output, _) = relay_mcp(&setup, &["flush"], "");
+    let said = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{output:?}");
+    assert!(
+        said.contains("sent 1,") && said.contains("0 still waiting"),
+        "{said}"
+    );
+    let (output, _) = relay_mcp(&setup, &["flush"], "");
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "The outbox is empty.\n"
+    );
+    let stored = events(&setup);
+    assert_eq!(stored.len(), 3);
+    assert_eq!(
+        stored
+            .iter()
+            .filter(|e| e.event.kind == EventKind::ToolFailure)
+            .count(),
+        1
+    );
+
+    // No tool input or output went into the outbox.
+    let outbox =
+        std::fs::read(setup.dirs.path().join("data").join("outbox.db")).unwrap_or_default();
+    let wal =
+        std::fs::read(setup.dirs.path().join("data").join("outbox.db-wal")).unwrap_or_default();
+    let bytes = [outbox, wal].concat();
+    assert!(
+        !bytes.windows(MARKER.len()).any(|w| w == MARKER.as_bytes()),
+        "the marker is in the outbox"
+    );
+}

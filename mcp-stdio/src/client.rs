@@ -67,6 +67,22 @@ impl Client {
         })
     }
 
+    /// `GET path`, the answer's status and JSON body (`None` when the server cannot be reached
+    /// or does not answer JSON).
+    pub fn get_json(&self, path: &str) -> Option<(u16, serde_json::Value)> {
+        let mut request = self.agent.get(format!("{}{path}", self.base));
+        if let Some(host) = &self.host {
+            request = request.header("Host", host);
+        }
+        if let Some(key) = &self.api_key {
+            request = request.header("Authorization", format!("Bearer {key}"));
+        }
+        let mut response = request.call().ok()?;
+        let status = response.status().as_u16();
+        let body = response.body_mut().read_to_string().ok()?;
+        Some((status, serde_json::from_str(&body).ok()?))
+    }
+
     /// Posts stored events (each a JSON object) as one batch to `/api/track`.
     pub fn post_events(&self, events: &[&str]) -> Delivery {
         let body = format!("{{\"events\":[{}]}}", events.join(","));

@@ -33,6 +33,8 @@ enum Command {
     Hook(cmd::hook::HookArgs),
     /// Send every event waiting in the outbox now.
     Flush,
+    /// Show the server, who is signed in, the outbox, and the Relay skills found here.
+    Status,
 }
 
 pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
@@ -54,6 +56,7 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
         Command::Login(args) => cmd::login::run(&paths, &args),
         Command::Logout => cmd::login::logout(&paths),
         Command::Flush => cmd::flush::run(&paths),
+        Command::Status => cmd::status::run(&paths),
         Command::Hook(_) => Ok(()),
     });
     match result {

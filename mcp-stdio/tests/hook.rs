@@ -235,3 +235,56 @@ fn hooks_report_silently_and_wait_out_an_absent_server() {
         "the marker is in the outbox"
     );
 }
+
+#[test]
+fn status_shows_server_user_outbox_and_skills() {
+    let setup = setup();
+    let addr = free_port();
+    let server = format!("http://acme.localhost:{}", addr.port());
+    let _trackd = Trackd::start(setup.store.clone(), addr);
+
+    // A project with one deployed skill in order and one whose hooks were deleted.
+    let project = setup.dirs.path().join("project");
+    let home = setup.dirs.path().join("home");
+    let deploy = relay_skillfile::Deploy {
+        skill_id: &setup.skill,
+        version: 1,
+        server: &server,
+    };
+    let deployed = relay_skillfile::inject(
+        "---\nname: demo\ndescription: A demo\n---\n# Demo\n",
+        &deploy,
+    )
+    .unwrap();
+    for (slug, text) in [
+        ("demo", deployed.clone()),
+        ("broken", deployed.replace("relay-mcp hook --skill", "echo")),
+    ] {
+        let dir = project.join(".claude/skills").join(slug);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("SKILL.md"), text).unwrap();
+    }
+    std::fs::create_dir_all(&home).unwrap();
+
+    let output = Command::new(env!("CARGO_BIN_EXE_relay-mcp"))
+        .arg("status")
+        .env("RELAY_SERVER", &server)
+        .env("RELAY_API_KEY", &setup.key)
+        .env("RELAY_DATA_DIR", setup.dirs.path().join("data"))
+        .env("RELAY_CONFIG_DIR", setup.dirs.path().join("config"))
+        .env("CLAUDE_PROJECT_DIR", &project)
+        .env("HOME", &home)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{output:?}");
+    for line in [
+        format!("server:   {server}"),
+        "user:     dev@acme.com (member) in acme".to_owned(),
+        "outbox:   0 waiting".to_owned(),
+        "skill:    broken (project): hooks_missing".to_owned(),
+        "skill:    demo (project): ok".to_owned(),
+    ] {
+        assert!(said.contains(&line), "missing {line:?} in:\n{said}");
+    }
+}

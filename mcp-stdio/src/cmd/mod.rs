@@ -3,3 +3,4 @@
 pub(crate) mod flush;
 pub(crate) mod hook;
 pub(crate) mod login;
+pub(crate) mod status;

@@ -83,6 +83,40 @@ impl Client {
         Some((status, serde_json::from_str(&body).ok()?))
     }
 
+    /// Sends `body` as JSON with `method` (POST, PUT) to `path`; the status and JSON answer, or
+    /// why the server could not be reached.
+    pub fn send_json(
+        &self,
+        method: &str,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> Result<(u16, serde_json::Value), String> {
+        let url = format!("{}{path}", self.base);
+        let mut request = match method {
+            "PUT" => self.agent.put(url),
+            _ => self.agent.post(url),
+        }
+        .header("Content-Type", "application/json");
+        if let Some(host) = &self.host {
+            request = request.header("Host", host);
+        }
+        if let Some(key) = &self.api_key {
+            request = request.header("Authorization", format!("Bearer {key}"));
+        }
+        let mut response = request
+            .send(body.to_string().as_str())
+            .map_err(|err| err.to_string())?;
+        let status = response.status().as_u16();
+        let text = response
+            .body_mut()
+            .read_to_string()
+            .map_err(|err| err.to_string())?;
+        Ok((
+            status,
+            serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+        ))
+    }
+
     /// Posts stored events (each a JSON object) as one batch to `/api/track`.
     pub fn post_events(&self, events: &[&str]) -> Delivery {
         let body = format!("{{\"events\":[{}]}}", events.join(","));

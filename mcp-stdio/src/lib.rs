@@ -8,6 +8,7 @@ mod cmd;
 mod config;
 mod flush;
 pub mod outbox;
+pub mod server;
 
 use std::ffi::OsString;
 use std::process::ExitCode;
@@ -20,11 +21,13 @@ pub use config::{Credentials, Paths, Settings};
 #[command(name = "relay-mcp", version, about = "Relay for Claude Code")]
 pub struct Cli {
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Serve MCP on stdio (the default): what Claude Code runs.
+    Serve,
     /// Store the Relay server and an API key for this machine's user.
     Login(cmd::login::LoginArgs),
     /// Forget the stored API key.
@@ -45,14 +48,27 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
             return ExitCode::from(if err.use_stderr() { 2 } else { 0 });
         }
     };
-    if let Command::Hook(args) = &cli.command {
+    let command = cli.command.unwrap_or(Command::Serve);
+    if let Command::Hook(args) = &command {
         // Whatever goes wrong, a hook says nothing and succeeds: Claude Code must not notice it.
         if let Ok(paths) = Paths::from_env() {
             cmd::hook::run(&paths, args);
         }
         return ExitCode::SUCCESS;
     }
-    let result = Paths::from_env().and_then(|paths| match cli.command {
+    if let Command::Serve = command {
+        // Logs go to stderr only: stdout is the MCP protocol.
+        tracing_subscriber::fmt()
+            .with_env_filter(
+                tracing_subscriber::EnvFilter::try_from_default_env()
+                    .unwrap_or_else(|_| "warn".into()),
+            )
+            .with_writer(std::io::stderr)
+            .with_ansi(false)
+            .init();
+    }
+    let result = Paths::from_env().and_then(|paths| match command {
+        Command::Serve => server::serve(paths),
         Command::Login(args) => cmd::login::run(&paths, &args),
         Command::Logout => cmd::login::logout(&paths),
         Command::Flush => cmd::flush::run(&paths),

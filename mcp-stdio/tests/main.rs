@@ -5,3 +5,4 @@
 
 mod hook;
 mod login;
+mod mcp;

@@ -271,11 +271,121 @@ fn bin_dir() -> PathBuf {
         .to_owned()
 }
 
-#[test]
-fn claude_code_deploys_a_skill_and_its_hooks_report_every_use() {
-    let Some(claude) = claude_bin() else {
-        return;
-    };
+/// Everything a Claude Code run needs: trackd with a tenant and a skill, a project with
+/// `.mcp.json`, a throw-away HOME, relay-mcp's config, and the scripted model.
+struct Fixture {
+    store: Arc<dyn Store>,
+    tenant: relay_core::TenantId,
+    user: relay_core::UserId,
+    skill: relay_core::Skill,
+    world: World,
+    model: Model,
+    port: u16,
+    project: PathBuf,
+    config: PathBuf,
+    data: PathBuf,
+    runtime: tokio::runtime::Runtime,
+    trackd: Option<(
+        tokio::sync::oneshot::Sender<()>,
+        tokio::task::JoinHandle<()>,
+    )>,
+    database: TestDatabase,
+    _dirs: tempfile::TempDir,
+}
+
+fn start_trackd(
+    runtime: &tokio::runtime::Runtime,
+    store: Arc<dyn Store>,
+    listener: TcpListener,
+) -> (
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<()>,
+) {
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = runtime.spawn(async move {
+        let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+        let config = trackd::Config::new("localhost").unwrap();
+        let _ = trackd::run(config, store, listener, async {
+            let _ = rx.await;
+        })
+        .await;
+    });
+    (tx, task)
+}
+
+impl Fixture {
+    fn stop_trackd(&mut self) {
+        if let Some((tx, task)) = self.trackd.take() {
+            let _ = tx.send(());
+            let _ = self.runtime.block_on(task);
+        }
+    }
+
+    fn restart_trackd(&mut self) {
+        let listener = TcpListener::bind(("127.0.0.1", self.port)).unwrap();
+        listener.set_nonblocking(true).unwrap();
+        self.trackd = Some(start_trackd(&self.runtime, self.store.clone(), listener));
+    }
+
+    fn flush(&self) -> String {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_relay-mcp"))
+            .arg("flush")
+            .env("RELAY_CONFIG_DIR", &self.config)
+            .env("RELAY_DATA_DIR", &self.data)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{output:?}");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    fn events(&self) -> Vec<relay_core::Event> {
+        let end = Timestamp::parse_rfc3339("2100-01-01T00:00:00Z").unwrap();
+        self.store
+            .list_events(&self.tenant, Timestamp::from_millis(0), end, 1000)
+            .unwrap()
+    }
+
+    fn deploy(&self) {
+        let said = self.world.run(
+            &self.model,
+            "Find a skill for saying hello and install it.",
+            vec![
+                Turn::Tool("mcp__relay__search_skills", json!({"query": "hello"})),
+                Turn::Tool("mcp__relay__deploy_skill", json!({"slug": "demo"})),
+                Turn::Text("Installed."),
+            ],
+        );
+        let skill_file = self.project.join(".claude/skills/demo/SKILL.md");
+        assert!(
+            skill_file.exists(),
+            "no SKILL.md after the deploy run: {said}"
+        );
+        assert_eq!(
+            relay_skillfile::inspect(&std::fs::read_to_string(&skill_file).unwrap())
+                .unwrap()
+                .unwrap()
+                .status,
+            relay_skillfile::HookStatus::Ok
+        );
+    }
+
+    fn invoke_with_skill_tool(&self) {
+        self.world.run(
+            &self.model,
+            "Say hello the demo way.",
+            vec![
+                Turn::Tool("Skill", json!({"skill": "demo"})),
+                Turn::Tool(
+                    "Bash",
+                    json!({"command": format!("echo {MARKER}"), "description": "say it"}),
+                ),
+                Turn::Text("Said."),
+            ],
+        );
+    }
+}
+
+fn setup(claude: PathBuf) -> Fixture {
     let database = TestDatabase::sqlite();
     let store: Arc<dyn Store> =
         relay_store::open(&DatabaseUrl::parse(&database.url).unwrap()).unwrap();
@@ -318,12 +428,7 @@ fn claude_code_deploys_a_skill_and_its_hooks_report_every_use() {
         .enable_all()
         .build()
         .unwrap();
-    let trackd_store = store.clone();
-    runtime.spawn(async move {
-        let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-        let config = trackd::Config::new("localhost").unwrap();
-        let _ = trackd::run(config, trackd_store, listener, std::future::pending()).await;
-    });
+    let trackd = Some(start_trackd(&runtime, store.clone(), listener));
     let server = format!("http://acme.localhost:{port}");
 
     let dirs = tempfile::tempdir().unwrap();
@@ -377,45 +482,37 @@ fn claude_code_deploys_a_skill_and_its_hooks_report_every_use() {
     };
     let model = Model::start();
 
-    // 1. The model searches the catalogue and deploys the skill through relay-mcp.
-    let said = world.run(
-        &model,
-        "Find a skill for saying hello and install it.",
-        vec![
-            Turn::Tool("mcp__relay__search_skills", json!({"query": "hello"})),
-            Turn::Tool("mcp__relay__deploy_skill", json!({"slug": "demo"})),
-            Turn::Text("Installed."),
-        ],
-    );
-    let skill_file = project.join(".claude/skills/demo/SKILL.md");
-    assert!(
-        skill_file.exists(),
-        "no SKILL.md after the deploy run: {said}"
-    );
-    assert_eq!(
-        relay_skillfile::inspect(&std::fs::read_to_string(&skill_file).unwrap())
-            .unwrap()
-            .unwrap()
-            .status,
-        relay_skillfile::HookStatus::Ok
-    );
+    Fixture {
+        store,
+        tenant: tenant.id,
+        user: user.id,
+        skill,
+        world,
+        model,
+        port,
+        project,
+        config,
+        data,
+        runtime,
+        trackd,
+        database,
+        _dirs: dirs,
+    }
+}
 
+#[test]
+fn claude_code_deploys_a_skill_and_its_hooks_report_every_use() {
+    let Some(claude) = claude_bin() else {
+        return;
+    };
+    let mut fixture = setup(claude);
+    // 1. The model searches the catalogue and deploys the skill through relay-mcp.
+    fixture.deploy();
     // 2. The model invokes the skill through the Skill tool, then runs a command.
-    world.run(
-        &model,
-        "Say hello the demo way.",
-        vec![
-            Turn::Tool("Skill", json!({"skill": "demo"})),
-            Turn::Tool(
-                "Bash",
-                json!({"command": format!("echo {MARKER}"), "description": "say it"}),
-            ),
-            Turn::Text("Said."),
-        ],
-    );
+    fixture.invoke_with_skill_tool();
     // 3. The user types the slash command, and a tool runs.
-    world.run(
-        &model,
+    fixture.world.run(
+        &fixture.model,
         "/demo go",
         vec![
             Turn::Tool(
@@ -427,22 +524,12 @@ fn claude_code_deploys_a_skill_and_its_hooks_report_every_use() {
     );
 
     // Hooks still running when `claude -p` exits are cancelled; what they queued is sent now.
-    let flushed = std::process::Command::new(env!("CARGO_BIN_EXE_relay-mcp"))
-        .arg("flush")
-        .env("RELAY_CONFIG_DIR", &config)
-        .env("RELAY_DATA_DIR", &data)
-        .output()
-        .unwrap();
-    assert!(flushed.status.success(), "{flushed:?}");
-
-    let end = Timestamp::parse_rfc3339("2100-01-01T00:00:00Z").unwrap();
-    let events = store
-        .list_events(&tenant.id, Timestamp::from_millis(0), end, 1000)
-        .unwrap();
+    fixture.flush();
+    let events = fixture.events();
     assert!(
         events
             .iter()
-            .all(|e| e.event.skill_id == skill.id && e.user_id == user.id)
+            .all(|e| e.event.skill_id == fixture.skill.id && e.user_id == fixture.user)
     );
     let invocations: Vec<_> = events
         .iter()
@@ -466,13 +553,66 @@ fn claude_code_deploys_a_skill_and_its_hooks_report_every_use() {
     assert_eq!(bash.len(), 2, "one command in each run: {events:#?}");
     assert!(bash.iter().all(|e| e.event.kind == EventKind::ToolUse));
 
-    let bytes = std::fs::read(database.sqlite_path().unwrap()).unwrap();
-    let wal = std::fs::read(format!("{}-wal", database.sqlite_path().unwrap().display()))
-        .unwrap_or_default();
+    let path = fixture.database.sqlite_path().unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    let wal = std::fs::read(format!("{}-wal", path.display())).unwrap_or_default();
     let stored = [bytes, wal].concat();
     assert!(
         !stored.windows(MARKER.len()).any(|w| w == MARKER.as_bytes()),
         "tool input reached trackd's database"
     );
-    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    fixture.stop_trackd();
+}
+
+#[test]
+fn with_trackd_down_claude_code_is_not_slowed_and_flush_delivers_each_event_once() {
+    let Some(claude) = claude_bin() else {
+        return;
+    };
+    let mut fixture = setup(claude);
+    fixture.deploy();
+    let started = std::time::Instant::now();
+    fixture.invoke_with_skill_tool();
+    let with_trackd = started.elapsed();
+
+    fixture.stop_trackd();
+    let started = std::time::Instant::now();
+    fixture.invoke_with_skill_tool();
+    let without_trackd = started.elapsed();
+    // Tracking hooks are async with a 10 s timeout: a down server never holds Claude Code longer.
+    assert!(
+        without_trackd < with_trackd + std::time::Duration::from_secs(10),
+        "with trackd down the run took {without_trackd:?} (up: {with_trackd:?})"
+    );
+    let before = fixture.events().len();
+
+    // Back up: what waited in the outbox arrives, each event once.
+    fixture.restart_trackd();
+    let said = fixture.flush();
+    assert!(said.contains("0 still waiting"), "{said}");
+    let events = fixture.events();
+    let invocations = events
+        .iter()
+        .filter(|e| e.event.kind == EventKind::Invocation)
+        .count();
+    let bash = events
+        .iter()
+        .filter(|e| e.event.tool_name.as_deref() == Some("Bash"))
+        .count();
+    assert_eq!(
+        (invocations, bash),
+        (2, 2),
+        "each run's invocation and command, once: {events:#?}"
+    );
+    assert!(
+        events.len() > before,
+        "the outbox delivered the down run's events"
+    );
+    assert_eq!(fixture.flush(), "The outbox is empty.\n");
+    assert_eq!(
+        fixture.events().len(),
+        events.len(),
+        "a second flush sends nothing again"
+    );
+    fixture.stop_trackd();
 }

@@ -5,6 +5,7 @@
 //! It measures; it asserts nothing. Figures go in the README with the date and the machine.
 
 mod load;
+mod mcp;
 mod targets;
 
 use std::time::Duration;
@@ -14,6 +15,9 @@ use clap::Parser;
 #[derive(Debug, Parser)]
 #[command(about = "Benchmark trackd's ingest against a no-op hyper handler")]
 struct Args {
+    /// `ingest` (trackd's POST /api/track) or `mcp` (relay-mcp's start-up, memory and hook).
+    #[arg(default_value = "ingest")]
+    what: String,
     /// Open connections driving the load.
     #[arg(long, default_value_t = 64)]
     connections: usize,
@@ -40,6 +44,11 @@ fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
+    match args.what.as_str() {
+        "ingest" => {}
+        "mcp" => return mcp::run(&runtime),
+        other => anyhow::bail!("unknown benchmark {other:?}: use ingest or mcp"),
+    }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!(
         "relay-bench: POST /api/track, {} connections, {} s per run, {cores} cores, {}",

@@ -8,8 +8,8 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use relay_core::{ApiKeySecret, Email, EventKind, Role, TenantSlug, Timestamp};
-use relay_store::{DatabaseUrl, NewSkillVersion, Store};
+use relay_core::{EventKind, Timestamp};
+use relay_store::Store;
 use relay_testkit::TestDatabase;
 use serde_json::{Value, json};
 
@@ -386,39 +386,18 @@ impl Fixture {
 }
 
 fn setup(claude: PathBuf) -> Fixture {
-    let database = TestDatabase::sqlite();
-    let store: Arc<dyn Store> =
-        relay_store::open(&DatabaseUrl::parse(&database.url).unwrap()).unwrap();
-    let tenant = store
-        .create_tenant(&TenantSlug::parse("acme").unwrap(), "Acme", &[])
-        .unwrap();
-    let user = store
-        .create_user(
-            &tenant.id,
-            &Email::parse("dev@acme.com").unwrap(),
-            Role::Member,
-        )
-        .unwrap();
-    let secret = ApiKeySecret::generate();
-    store
-        .create_api_key(&tenant.id, &user.id, "laptop", &secret)
-        .unwrap();
-    let skill = store
-        .publish_skill(
-            &tenant.id,
-            &NewSkillVersion {
-                slug: "demo".parse().unwrap(),
-                name: "Demo".into(),
-                description: "Says hello the demo way".into(),
-                category: None,
-                hours_saved: None,
-                skill_md: "---\nname: demo\ndescription: Says hello the demo way\n---\n# Demo\n\nRun `echo hello`.\n".into(),
-                files: Vec::new(),
-                author: None,
-            },
-        )
-        .unwrap()
-        .skill;
+    let crate::support::Seeded {
+        store,
+        tenant,
+        user,
+        secret,
+        skill,
+        database,
+    } = crate::support::seed(
+        "Says hello the demo way",
+        "\nRun `echo hello`.\n",
+        Vec::new(),
+    );
 
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     listener.set_nonblocking(true).unwrap();

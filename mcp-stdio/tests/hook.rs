@@ -7,8 +7,8 @@ use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use relay_core::{ApiKeySecret, Email, EventKind, Role, SkillId, TenantId, TenantSlug, Timestamp};
-use relay_store::{DatabaseUrl, NewSkillVersion, Store};
+use relay_core::{EventKind, SkillId, TenantId, Timestamp};
+use relay_store::Store;
 use relay_testkit::TestDatabase;
 
 const MARKER: &str = "SECRET-TOOL-INPUT-MARKER";
@@ -75,39 +75,15 @@ struct Setup {
 }
 
 fn setup() -> Setup {
-    let database = TestDatabase::sqlite();
-    let store = relay_store::open(&DatabaseUrl::parse(&database.url).unwrap()).unwrap();
-    let tenant = store
-        .create_tenant(&TenantSlug::parse("acme").unwrap(), "Acme", &[])
-        .unwrap();
-    let user = store
-        .create_user(
-            &tenant.id,
-            &Email::parse("dev@acme.com").unwrap(),
-            Role::Member,
-        )
-        .unwrap();
-    let secret = ApiKeySecret::generate();
-    store
-        .create_api_key(&tenant.id, &user.id, "laptop", &secret)
-        .unwrap();
-    let skill = store
-        .publish_skill(
-            &tenant.id,
-            &NewSkillVersion {
-                slug: "demo".parse().unwrap(),
-                name: "Demo".into(),
-                description: "A demo".into(),
-                category: None,
-                hours_saved: None,
-                skill_md: "---\nname: demo\ndescription: A demo\n---\n# Demo\n".into(),
-                files: Vec::new(),
-                author: None,
-            },
-        )
-        .unwrap()
-        .skill
-        .id;
+    let crate::support::Seeded {
+        store,
+        tenant,
+        secret,
+        skill,
+        database,
+        ..
+    } = crate::support::seed("A demo", "", Vec::new());
+    let skill = skill.id;
     Setup {
         store,
         tenant: tenant.id,

@@ -7,3 +7,4 @@ mod claude;
 mod hook;
 mod login;
 mod mcp;
+mod support;

@@ -1,13 +1,9 @@
 //! The MCP server in-process, over `tokio::io::duplex`, against a real trackd: the tools list is
 //! pinned in a golden file, and deploying, listing, repairing, searching work end to end.
 
-use std::sync::Arc;
-
-use relay_core::{ApiKeySecret, Email, Role, SkillFile, SkillFilePath, TenantSlug};
+use relay_core::{SkillFile, SkillFilePath};
 use relay_mcp::Paths;
 use relay_mcp::server::RelayServer;
-use relay_store::{DatabaseUrl, NewSkillVersion, Store};
-use relay_testkit::TestDatabase;
 use rmcp::model::{CallToolRequestParams, CallToolResult, ClientConfig};
 use rmcp::service::RunningService;
 use rmcp::{ClientHandler, RoleClient, ServiceExt};
@@ -45,42 +41,20 @@ async fn call(
 #[test]
 fn tools_list_is_pinned_and_the_tools_work_against_trackd() {
     // trackd with a tenant, a key and a skill that has a supporting file.
-    let database = TestDatabase::sqlite();
-    let store: Arc<dyn Store> =
-        relay_store::open(&DatabaseUrl::parse(&database.url).unwrap()).unwrap();
-    let tenant = store
-        .create_tenant(&TenantSlug::parse("acme").unwrap(), "Acme", &[])
-        .unwrap();
-    let user = store
-        .create_user(
-            &tenant.id,
-            &Email::parse("dev@acme.com").unwrap(),
-            Role::Member,
-        )
-        .unwrap();
-    let secret = ApiKeySecret::generate();
-    store
-        .create_api_key(&tenant.id, &user.id, "laptop", &secret)
-        .unwrap();
-    store
-        .publish_skill(
-            &tenant.id,
-            &NewSkillVersion {
-                slug: "demo".parse().unwrap(),
-                name: "Demo".into(),
-                description: "Shows how demos work".into(),
-                category: None,
-                hours_saved: None,
-                skill_md: "---\nname: demo\ndescription: Shows how demos work\n---\n# Demo\n"
-                    .into(),
-                files: vec![SkillFile {
-                    path: SkillFilePath::parse("scripts/run.sh").unwrap(),
-                    content: "echo hi\n".into(),
-                }],
-                author: None,
-            },
-        )
-        .unwrap();
+    let crate::support::Seeded {
+        store,
+        tenant,
+        secret,
+        database: _database,
+        ..
+    } = crate::support::seed(
+        "Shows how demos work",
+        "",
+        vec![SkillFile {
+            path: SkillFilePath::parse("scripts/run.sh").unwrap(),
+            content: "echo hi\n".into(),
+        }],
+    );
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.set_nonblocking(true).unwrap();
     let port = listener.local_addr().unwrap().port();

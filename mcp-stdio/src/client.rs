@@ -83,14 +83,14 @@ impl Client {
         Some((status, serde_json::from_str(&body).ok()?))
     }
 
-    /// Sends `body` as JSON with `method` (POST, PUT) to `path`; the status and JSON answer, or
-    /// why the server could not be reached.
+    /// Sends `body` as JSON with `method` (POST, PUT) to `path`; the status and JSON answer
+    /// (`None` when the server cannot be reached).
     pub fn send_json(
         &self,
         method: &str,
         path: &str,
         body: &serde_json::Value,
-    ) -> Result<(u16, serde_json::Value), String> {
+    ) -> Option<(u16, serde_json::Value)> {
         let url = format!("{}{path}", self.base);
         let mut request = match method {
             "PUT" => self.agent.put(url),
@@ -103,15 +103,10 @@ impl Client {
         if let Some(key) = &self.api_key {
             request = request.header("Authorization", format!("Bearer {key}"));
         }
-        let mut response = request
-            .send(body.to_string().as_str())
-            .map_err(|err| err.to_string())?;
+        let mut response = request.send(body.to_string().as_str()).ok()?;
         let status = response.status().as_u16();
-        let text = response
-            .body_mut()
-            .read_to_string()
-            .map_err(|err| err.to_string())?;
-        Ok((
+        let text = response.body_mut().read_to_string().ok()?;
+        Some((
             status,
             serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
         ))

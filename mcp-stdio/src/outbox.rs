@@ -259,6 +259,18 @@ mod tests {
         assert_eq!(outbox.due(SERVER, 10, false).unwrap().len(), 2);
     }
 
+    /// How long the one queued event still waits.
+    fn wait_millis(outbox: &Outbox) -> i64 {
+        outbox
+            .conn
+            .query_row(
+                "SELECT next_attempt_at - ?1 FROM outbox",
+                [now_millis()],
+                |row| row.get(0),
+            )
+            .unwrap()
+    }
+
     #[test]
     fn failed_events_wait_longer_each_time() {
         let dir = tempfile::tempdir().unwrap();
@@ -275,24 +287,10 @@ mod tests {
             1,
             "an explicit flush sends it anyway"
         );
-        let next: i64 = outbox
-            .conn
-            .query_row(
-                "SELECT next_attempt_at - ?1 FROM outbox",
-                [now_millis()],
-                |row| row.get(0),
-            )
-            .unwrap();
+        let next = wait_millis(&outbox);
         assert!((500..=1000).contains(&next), "{next}");
         outbox.retry_later(&[id], Duration::from_secs(30)).unwrap();
-        let next: i64 = outbox
-            .conn
-            .query_row(
-                "SELECT next_attempt_at - ?1 FROM outbox",
-                [now_millis()],
-                |row| row.get(0),
-            )
-            .unwrap();
+        let next = wait_millis(&outbox);
         assert!(
             (29_000..=30_000).contains(&next),
             "Retry-After wins: {next}"

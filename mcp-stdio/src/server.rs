@@ -104,6 +104,17 @@ fn fail(text: impl Into<String>) -> CallToolResult {
     CallToolResult::error(vec![ContentBlock::text(text)])
 }
 
+const UNREACHABLE: &str = "Relay cannot be reached right now; try again in a moment.";
+
+/// A 2xx answer's body, or the tool error that says what went wrong and what to do.
+fn answered(reply: Option<(u16, serde_json::Value)>) -> Result<serde_json::Value, CallToolResult> {
+    match reply {
+        Some((200..=299, body)) => Ok(body),
+        Some((status, answer)) => Err(fail(refused(status, &answer))),
+        None => Err(fail(UNREACHABLE)),
+    }
+}
+
 /// The message for an error answer from trackd.
 fn refused(status: u16, answer: &serde_json::Value) -> String {
     let message = answer["error"]["message"].as_str().unwrap_or("no details");
@@ -151,6 +162,20 @@ impl RelayServer {
             })
             .or_else(|| std::env::current_dir().ok())
             .unwrap_or_default()
+    }
+
+    /// Runs `work` with the configured server and a client for it, off the async runtime; a
+    /// machine without Relay set up gets a tool error saying how to set it up.
+    async fn connected(
+        &self,
+        work: impl FnOnce(&str, &Client) -> Result<CallToolResult, CallToolResult> + Send + 'static,
+    ) -> CallToolResult {
+        let this = self.clone();
+        Self::blocking(move || match this.client() {
+            Ok((server, client)) => work(&server, &client).unwrap_or_else(|failed| failed),
+            Err(message) => fail(message),
+        })
+        .await
     }
 
     /// Runs blocking work (HTTP, files) off the async runtime.
@@ -234,14 +259,11 @@ fn deploy(client: &Client, server: &str, params: DeployParams) -> CallToolResult
     let version = params
         .version
         .map_or("latest".to_owned(), |v| v.to_string());
-    let (status, content) = match client.get_json(&format!("/api/skills/{slug}/versions/{version}"))
+    let content = match answered(client.get_json(&format!("/api/skills/{slug}/versions/{version}")))
     {
-        Some(answer) => answer,
-        None => return fail("Relay cannot be reached right now; try again in a moment."),
+        Ok(content) => content,
+        Err(failed) => return failed,
     };
-    if status != 200 {
-        return fail(refused(status, &content));
-    }
     let (Some(skill_id), Some(number), Some(skill_md)) = (
         content["skill"]["id"]
             .as_str()
@@ -298,7 +320,7 @@ fn deploy(client: &Client, server: &str, params: DeployParams) -> CallToolResult
         }),
     );
     let note = match recorded {
-        Ok((201, _)) => "",
+        Some((201, _)) => "",
         _ => " (Relay could not record the deployment; usage will still be tracked.)",
     };
     ok(format!(
@@ -348,12 +370,7 @@ impl RelayServer {
         description = "Search your company's Claude Code skill catalogue. Returns matching skills with their slug, description, category, rating and the hours each use saves. Deploy one with deploy_skill."
     )]
     async fn search_skills(&self, Parameters(params): Parameters<SearchParams>) -> CallToolResult {
-        let this = self.clone();
-        Self::blocking(move || {
-            let (_, client) = match this.client() {
-                Ok(client) => client,
-                Err(message) => return fail(message),
-            };
+        self.connected(move |_, client| {
             let mut query = vec![format!("limit={}", params.limit.unwrap_or(20).clamp(1, 200))];
             if let Some(text) = params.query.filter(|q| !q.trim().is_empty()) {
                 query.push(format!("q={}", encode(&text)));
@@ -361,14 +378,11 @@ impl RelayServer {
             if let Some(category) = params.category.filter(|c| !c.trim().is_empty()) {
                 query.push(format!("category={}", encode(&category)));
             }
-            match client.get_json(&format!("/api/skills?{}", query.join("&"))) {
-                Some((200, list)) if list["skills"].as_array().is_some_and(Vec::is_empty) => {
-                    ok("No skill matches. Try other words, or leave the query out to list the catalogue.")
-                }
-                Some((200, list)) => ok(serde_json::to_string_pretty(&list["skills"]).unwrap_or_default()),
-                Some((status, answer)) => fail(refused(status, &answer)),
-                None => fail("Relay cannot be reached right now; try again in a moment."),
+            let list = answered(client.get_json(&format!("/api/skills?{}", query.join("&"))))?;
+            if list["skills"].as_array().is_some_and(Vec::is_empty) {
+                return Ok(ok("No skill matches. Try other words, or leave the query out to list the catalogue."));
             }
+            Ok(ok(serde_json::to_string_pretty(&list["skills"]).unwrap_or_default()))
         })
         .await
     }
@@ -378,29 +392,22 @@ impl RelayServer {
         description = "Read one skill of the catalogue: its metadata and the full text of its SKILL.md (latest version unless you give one)."
     )]
     async fn get_skill(&self, Parameters(params): Parameters<GetSkillParams>) -> CallToolResult {
-        let this = self.clone();
-        Self::blocking(move || {
-            let (_, client) = match this.client() {
-                Ok(client) => client,
-                Err(message) => return fail(message),
-            };
-            let Ok(slug) = SkillSlug::parse(params.slug.trim()) else {
-                return fail("That is not a skill slug; use search_skills to find the right one.");
-            };
+        self.connected(move |_, client| {
+            let slug = SkillSlug::parse(params.slug.trim()).map_err(|_| {
+                fail("That is not a skill slug; use search_skills to find the right one.")
+            })?;
             let version = params
                 .version
                 .map_or("latest".to_owned(), |v| v.to_string());
-            match client.get_json(&format!("/api/skills/{slug}/versions/{version}")) {
-                Some((200, content)) => ok(format!(
-                    "{} (version {}, {} hours saved per use)\n\n{}",
-                    content["skill"]["name"].as_str().unwrap_or(slug.as_str()),
-                    content["version"],
-                    content["skill"]["hours_saved"],
-                    content["skill_md"].as_str().unwrap_or("")
-                )),
-                Some((status, answer)) => fail(refused(status, &answer)),
-                None => fail("Relay cannot be reached right now; try again in a moment."),
-            }
+            let content =
+                answered(client.get_json(&format!("/api/skills/{slug}/versions/{version}")))?;
+            Ok(ok(format!(
+                "{} (version {}, {} hours saved per use)\n\n{}",
+                content["skill"]["name"].as_str().unwrap_or(slug.as_str()),
+                content["version"],
+                content["skill"]["hours_saved"],
+                content["skill_md"].as_str().unwrap_or("")
+            )))
         })
         .await
     }
@@ -410,12 +417,8 @@ impl RelayServer {
         description = "Install a skill from the catalogue into this project's .claude/skills/<slug>/ (or the user's ~/.claude/skills with scope \"user\"), with Relay's tracking hooks, and record the install. Answers with the path written."
     )]
     async fn deploy_skill(&self, Parameters(params): Parameters<DeployParams>) -> CallToolResult {
-        let this = self.clone();
-        Self::blocking(move || match this.client() {
-            Ok((server, client)) => deploy(&client, &server, params),
-            Err(message) => fail(message),
-        })
-        .await
+        self.connected(move |server, client| Ok(deploy(client, server, params)))
+            .await
     }
 
     /// Lists Relay skills here with their status.
@@ -443,16 +446,9 @@ impl RelayServer {
         description = "Publish a local skill (a folder with SKILL.md and its files, or one SKILL.md) to the company catalogue. The slug is the frontmatter name; publishing new content makes a new version."
     )]
     async fn publish_skill(&self, Parameters(params): Parameters<PublishParams>) -> CallToolResult {
-        let this = self.clone();
-        Self::blocking(move || {
-            let (_, client) = match this.client() {
-                Ok(client) => client,
-                Err(message) => return fail(message),
-            };
-            let bundle = match SkillBundle::load(Path::new(&params.path)) {
-                Ok(bundle) => bundle,
-                Err(err) => return fail(format!("Cannot read the skill: {err}")),
-            };
+        self.connected(move |_, client| {
+            let bundle = SkillBundle::load(Path::new(&params.path))
+                .map_err(|err| fail(format!("Cannot read the skill: {err}")))?;
             let files: Vec<serde_json::Value> = bundle
                 .files
                 .iter()
@@ -464,16 +460,13 @@ impl RelayServer {
                 "category": params.category,
                 "hours_saved": params.hours_saved,
             });
-            match client.send_json("POST", "/api/skills", &body) {
-                Ok((200 | 201, answer)) => ok(format!(
-                    "Published {} version {} ({}).",
-                    answer["skill"]["slug"].as_str().unwrap_or("?"),
-                    answer["version"],
-                    answer["outcome"].as_str().unwrap_or("?").replace('_', " ")
-                )),
-                Ok((status, answer)) => fail(refused(status, &answer)),
-                Err(_) => fail("Relay cannot be reached right now; try again in a moment."),
-            }
+            let answer = answered(client.send_json("POST", "/api/skills", &body))?;
+            Ok(ok(format!(
+                "Published {} version {} ({}).",
+                answer["skill"]["slug"].as_str().unwrap_or("?"),
+                answer["version"],
+                answer["outcome"].as_str().unwrap_or("?").replace('_', " ")
+            )))
         })
         .await
     }
@@ -483,26 +476,19 @@ impl RelayServer {
         description = "Rate a skill of the catalogue from 1 to 5 stars, with an optional comment. A new rating replaces your earlier one."
     )]
     async fn rate_skill(&self, Parameters(params): Parameters<RateParams>) -> CallToolResult {
-        let this = self.clone();
-        Self::blocking(move || {
-            let (_, client) = match this.client() {
-                Ok(client) => client,
-                Err(message) => return fail(message),
-            };
-            let Ok(slug) = SkillSlug::parse(params.slug.trim()) else {
-                return fail("That is not a skill slug; use search_skills to find the right one.");
-            };
+        self.connected(move |_, client| {
+            let slug = SkillSlug::parse(params.slug.trim()).map_err(|_| {
+                fail("That is not a skill slug; use search_skills to find the right one.")
+            })?;
             let body = serde_json::json!({ "stars": params.stars, "comment": params.comment });
-            match client.send_json("PUT", &format!("/api/skills/{slug}/rating"), &body) {
-                Ok((200, answer)) => ok(format!(
-                    "Rated {slug} {} stars; it now averages {} from {} ratings.",
-                    params.stars,
-                    answer["skill"]["rating"]["average"],
-                    answer["skill"]["rating"]["count"]
-                )),
-                Ok((status, answer)) => fail(refused(status, &answer)),
-                Err(_) => fail("Relay cannot be reached right now; try again in a moment."),
-            }
+            let answer =
+                answered(client.send_json("PUT", &format!("/api/skills/{slug}/rating"), &body))?;
+            Ok(ok(format!(
+                "Rated {slug} {} stars; it now averages {} from {} ratings.",
+                params.stars,
+                answer["skill"]["rating"]["average"],
+                answer["skill"]["rating"]["count"]
+            )))
         })
         .await
     }
@@ -512,23 +498,15 @@ impl RelayServer {
         description = "Show who is signed in to Relay on this machine: the user, their organization and the server."
     )]
     async fn whoami(&self) -> CallToolResult {
-        let this = self.clone();
-        Self::blocking(move || {
-            let (server, client) = match this.client() {
-                Ok(client) => client,
-                Err(message) => return fail(message),
-            };
-            match client.get_json("/api/me") {
-                Some((200, me)) => ok(format!(
-                    "{} ({}) in {} ({}), on {server}",
-                    me["user"]["email"].as_str().unwrap_or("?"),
-                    me["user"]["role"].as_str().unwrap_or("?"),
-                    me["tenant"]["name"].as_str().unwrap_or("?"),
-                    me["tenant"]["slug"].as_str().unwrap_or("?")
-                )),
-                Some((status, answer)) => fail(refused(status, &answer)),
-                None => fail("Relay cannot be reached right now; try again in a moment."),
-            }
+        self.connected(move |server, client| {
+            let me = answered(client.get_json("/api/me"))?;
+            Ok(ok(format!(
+                "{} ({}) in {} ({}), on {server}",
+                me["user"]["email"].as_str().unwrap_or("?"),
+                me["user"]["role"].as_str().unwrap_or("?"),
+                me["tenant"]["name"].as_str().unwrap_or("?"),
+                me["tenant"]["slug"].as_str().unwrap_or("?")
+            )))
         })
         .await
     }

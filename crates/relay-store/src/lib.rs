@@ -25,8 +25,9 @@ use relay_core::{
 pub use error::{Result, StoreError};
 pub use migrate::{SCHEMA_SQL, latest_version};
 pub use model::{
-    DailyUsage, IngestOutcome, NewSkillVersion, Principal, PublishOutcome, Published, RejectReason,
-    RejectedEvent, SkillPage, SkillQuery,
+    AuthCode, CliLogin, CodePurpose, DailyUsage, IngestOutcome, LoginFlow, NewSkillVersion,
+    Principal, PublishOutcome, Published, Redemption, RejectReason, RejectedEvent, SkillPage,
+    SkillQuery, WebSession,
 };
 pub use url::DatabaseUrl;
 
@@ -68,6 +69,8 @@ pub trait Store: Send + Sync {
     fn user_by_id(&self, tenant: &TenantId, user: &UserId) -> Result<Option<User>>;
     fn user_by_email(&self, tenant: &TenantId, email: &Email) -> Result<Option<User>>;
     fn set_user_role(&self, tenant: &TenantId, user: &UserId, role: Role) -> Result<User>;
+    /// A disabled user cannot sign in, and their keys and sessions stop working.
+    fn set_user_disabled(&self, tenant: &TenantId, user: &UserId, disabled: bool) -> Result<User>;
 
     // --- API keys ---
 
@@ -85,6 +88,42 @@ pub trait Store: Send + Sync {
     /// The live key with this hash, its user and tenant. `None` for unknown and revoked keys and
     /// for keys of disabled users. Not scoped by tenant: the key is what names the tenant.
     fn authenticate(&self, hash: &ApiKeyHash) -> Result<Option<Principal>>;
+
+    // --- Single sign-on ---
+
+    /// Whether sign-in to this tenant requires Google Workspace's `hd` claim to name one of its
+    /// domains.
+    fn tenant_requires_hd(&self, tenant: &TenantId) -> Result<bool>;
+    fn set_tenant_requires_hd(&self, tenant: &TenantId, required: bool) -> Result<()>;
+    /// The user the provider knows by `subject`, provisioned on first sign-in: an existing user
+    /// with this email and no subject yet (added by an operator) is linked, else a member is
+    /// created. `Conflict` when the email belongs to a user linked to another subject.
+    /// Disabled users are returned as they are: the caller refuses them.
+    fn provision_user(&self, tenant: &TenantId, email: &Email, subject: &str) -> Result<User>;
+    /// Saves a sign-in in progress, and forgets expired flows, codes and sessions.
+    fn start_login(&self, flow: &LoginFlow) -> Result<()>;
+    /// Takes (and deletes) the sign-in with this state hash; `None` when unknown or expired.
+    fn take_login(&self, state_hash: &str, now: Timestamp) -> Result<Option<LoginFlow>>;
+    fn issue_auth_code(&self, code: &AuthCode) -> Result<()>;
+    /// Spends a one-time code: it redeems once, before it expires, for its own purpose.
+    fn redeem_auth_code(
+        &self,
+        code_hash: &str,
+        purpose: CodePurpose,
+        now: Timestamp,
+    ) -> Result<Redemption>;
+    fn create_web_session(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+        id_hash: &str,
+        expires_at: Timestamp,
+    ) -> Result<()>;
+    /// The live session with this id hash; `None` when unknown, expired or the user is disabled.
+    /// Not scoped by tenant: the session names it (the caller checks it against the Host).
+    fn web_session(&self, id_hash: &str, now: Timestamp) -> Result<Option<WebSession>>;
+    /// Ends a session; `false` when there was none.
+    fn end_web_session(&self, id_hash: &str) -> Result<bool>;
 
     // --- Skills ---
 

@@ -17,8 +17,12 @@ pub(crate) struct Migration {
     pub(crate) sql: &'static str,
 }
 
-/// Every migration after the version-1 baseline, in order. Empty until the schema first changes.
-pub(crate) const MIGRATIONS: &[Migration] = &[];
+/// Every migration after the version-1 baseline, in order.
+pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
+    version: 2,
+    name: "sign_in",
+    sql: include_str!("../migrations/0002_sign_in.sql"),
+}];
 
 /// The schema version this build of Relay brings databases to.
 pub fn latest_version() -> i64 {
@@ -94,7 +98,7 @@ mod tests {
 
     #[test]
     fn schema_sql_records_the_latest_version() {
-        let recorded = format!("VALUES ({}, ", latest_version());
+        let recorded = format!("({}, '", latest_version());
         assert!(
             SCHEMA_SQL.contains(&recorded),
             "schema.sql must insert its version {} into schema_migrations",

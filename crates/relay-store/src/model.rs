@@ -1,8 +1,8 @@
 //! What goes into and comes out of the store beyond the domain types themselves.
 
 use relay_core::{
-    ApiKey, Category, Day, HoursSaved, Skill, SkillFile, SkillId, SkillSlug, Tenant, Timestamp,
-    User, UserId,
+    ApiKey, Category, Day, HoursSaved, Skill, SkillFile, SkillId, SkillSlug, Tenant, TenantId,
+    Timestamp, User, UserId,
 };
 
 /// A version to publish. The slug decides whether it is a new skill or a new version.
@@ -110,4 +110,85 @@ pub struct DailyUsage {
     pub tool_uses: i64,
     pub tool_failures: i64,
     pub last_event_at: Timestamp,
+}
+
+/// A sign-in between `/auth/login` and `/auth/callback`. Secrets are kept as SHA-256 hashes
+/// where the store only has to recognise them (`state`, the browser binding).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoginFlow {
+    /// SHA-256 (hex) of the `state` sent to the provider; the flow's key.
+    pub state_hash: String,
+    /// The tenant whose host the sign-in started on, if any.
+    pub tenant: Option<TenantId>,
+    /// SHA-256 (hex) of the random value in the browser's sign-in cookie.
+    pub browser_hash: String,
+    /// The nonce the ID token must carry.
+    pub nonce: String,
+    /// trackd's own PKCE verifier towards the provider.
+    pub pkce_verifier: String,
+    /// Set when a CLI started the sign-in and waits on its loopback.
+    pub cli: Option<CliLogin>,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+}
+
+/// The CLI side of a sign-in: where to send its one-time code, and the PKCE challenge that code
+/// must be redeemed with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CliLogin {
+    pub redirect_uri: String,
+    pub state: String,
+    /// base64url(SHA-256(verifier)), the S256 method.
+    pub code_challenge: String,
+}
+
+/// What a one-time code may be redeemed for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodePurpose {
+    /// An API key at `POST /auth/token`, with the PKCE verifier.
+    Cli,
+    /// A dashboard session on the tenant host.
+    Web,
+}
+
+impl CodePurpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CodePurpose::Cli => "cli",
+            CodePurpose::Web => "web",
+        }
+    }
+}
+
+/// A one-time code: single use, short-lived, stored as its SHA-256.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuthCode {
+    pub code_hash: String,
+    pub tenant_id: TenantId,
+    pub user_id: UserId,
+    pub purpose: CodePurpose,
+    pub code_challenge: Option<String>,
+    pub redirect_uri: Option<String>,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+}
+
+/// What redeeming a one-time code came to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Redemption {
+    /// First use within its lifetime: the code is now spent.
+    Redeemed(AuthCode),
+    /// The code was redeemed before: a replay.
+    AlreadyUsed,
+    Expired,
+    /// No such code (for this purpose).
+    Unknown,
+}
+
+/// A signed-in browser: its user and tenant.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebSession {
+    pub user: User,
+    pub tenant: Tenant,
+    pub expires_at: Timestamp,
 }

@@ -6,5 +6,6 @@
 
 mod isolation;
 mod schema;
+mod sign_in;
 mod story;
 mod support;

@@ -130,6 +130,66 @@ fn sqlite_store_matches_schema_sql_applied_by_the_sqlite3_shell() {
         .unwrap();
 }
 
+/// schema.sql as version 1 shipped it: what databases made by the first Relay hold.
+const BASELINE_SQL: &str = include_str!("../migrations/0001_baseline.sql");
+
+#[test]
+fn a_version_1_sqlite_database_migrates_to_what_a_fresh_one_gets() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = dir.path().join("v1.db");
+    {
+        let conn = rusqlite::Connection::open(&old).unwrap();
+        conn.execute_batch(BASELINE_SQL).unwrap();
+        conn.execute_batch(
+            "INSERT INTO tenants (id, slug, name, created_at) VALUES ('tn_1', 'acme', 'Acme', 1)",
+        )
+        .unwrap();
+    }
+    let store = relay_store::open(&DatabaseUrl::Sqlite(old.clone())).unwrap();
+    assert_eq!(
+        store.schema_version().unwrap(),
+        relay_store::latest_version()
+    );
+    let acme = store.tenant_by_slug(&"acme".parse().unwrap()).unwrap();
+    assert_eq!(
+        acme.map(|t| t.name).as_deref(),
+        Some("Acme"),
+        "data survives"
+    );
+    drop(store);
+
+    let fresh = dir.path().join("fresh.db");
+    drop(relay_store::open(&DatabaseUrl::Sqlite(fresh.clone())).unwrap());
+    assert_eq!(sqlite_columns(&old), sqlite_columns(&fresh));
+    assert_eq!(sqlite_objects(&old), sqlite_objects(&fresh));
+}
+
+#[test]
+fn a_version_1_postgres_database_migrates_to_what_a_fresh_one_gets() {
+    let (Some(old_db), Some(fresh_db)) = (TestDatabase::postgres(), TestDatabase::postgres())
+    else {
+        return;
+    };
+    let mut client = postgres::Client::connect(&old_db.url, postgres::NoTls).unwrap();
+    client.batch_execute(BASELINE_SQL).unwrap();
+    drop(client);
+    let store = relay_store::open(&DatabaseUrl::parse(&old_db.url).unwrap()).unwrap();
+    assert_eq!(
+        store.schema_version().unwrap(),
+        relay_store::latest_version()
+    );
+    drop(store);
+    drop(relay_store::open(&DatabaseUrl::parse(&fresh_db.url).unwrap()).unwrap());
+    assert_eq!(
+        postgres_columns(&old_db.url),
+        postgres_columns(&fresh_db.url)
+    );
+    assert_eq!(
+        postgres_objects(&old_db.url),
+        postgres_objects(&fresh_db.url)
+    );
+}
+
 fn postgres_columns(url: &str) -> Columns {
     let mut client = postgres::Client::connect(url, postgres::NoTls).unwrap();
     let mut columns: Columns = client

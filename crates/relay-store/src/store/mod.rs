@@ -3,6 +3,7 @@
 
 mod deployments;
 mod keys;
+mod sign_in;
 mod skills;
 mod tenants;
 mod usage;
@@ -16,8 +17,8 @@ use relay_core::{
 
 use crate::sql::Backend;
 use crate::{
-    DailyUsage, IngestOutcome, NewSkillVersion, Principal, Published, Result, SkillPage,
-    SkillQuery, Store, migrate,
+    AuthCode, CodePurpose, DailyUsage, IngestOutcome, LoginFlow, NewSkillVersion, Principal,
+    Published, Redemption, Result, SkillPage, SkillQuery, Store, WebSession, migrate,
 };
 
 pub(crate) struct SqlStore<B> {
@@ -114,6 +115,69 @@ impl<B: Backend> Store for SqlStore<B> {
     fn set_user_role(&self, tenant: &TenantId, user: &UserId, role: Role) -> Result<User> {
         self.backend
             .write(|conn| users::set_role(conn, tenant, user, role))
+    }
+
+    fn set_user_disabled(&self, tenant: &TenantId, user: &UserId, disabled: bool) -> Result<User> {
+        self.backend
+            .write(|conn| users::set_disabled(conn, tenant, user, disabled))
+    }
+
+    fn tenant_requires_hd(&self, tenant: &TenantId) -> Result<bool> {
+        self.backend.read(|conn| sign_in::requires_hd(conn, tenant))
+    }
+
+    fn set_tenant_requires_hd(&self, tenant: &TenantId, required: bool) -> Result<()> {
+        self.backend
+            .write(|conn| sign_in::set_requires_hd(conn, tenant, required))
+    }
+
+    fn provision_user(&self, tenant: &TenantId, email: &Email, subject: &str) -> Result<User> {
+        self.backend
+            .write(|conn| sign_in::provision(conn, tenant, email, subject))
+    }
+
+    fn start_login(&self, flow: &LoginFlow) -> Result<()> {
+        self.backend.write(|conn| sign_in::start_login(conn, flow))
+    }
+
+    fn take_login(&self, state_hash: &str, now: Timestamp) -> Result<Option<LoginFlow>> {
+        self.backend
+            .write(|conn| sign_in::take_login(conn, state_hash, now))
+    }
+
+    fn issue_auth_code(&self, code: &AuthCode) -> Result<()> {
+        self.backend.write(|conn| sign_in::issue_code(conn, code))
+    }
+
+    fn redeem_auth_code(
+        &self,
+        code_hash: &str,
+        purpose: CodePurpose,
+        now: Timestamp,
+    ) -> Result<Redemption> {
+        self.backend
+            .write(|conn| sign_in::redeem_code(conn, code_hash, purpose, now))
+    }
+
+    fn create_web_session(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+        id_hash: &str,
+        expires_at: Timestamp,
+    ) -> Result<()> {
+        self.backend
+            .write(|conn| sign_in::create_session(conn, tenant, user, id_hash, expires_at))
+    }
+
+    fn web_session(&self, id_hash: &str, now: Timestamp) -> Result<Option<WebSession>> {
+        self.backend
+            .read(|conn| sign_in::session(conn, id_hash, now))
+    }
+
+    fn end_web_session(&self, id_hash: &str) -> Result<bool> {
+        self.backend
+            .write(|conn| sign_in::end_session(conn, id_hash))
     }
 
     fn create_api_key(

@@ -116,3 +116,48 @@ pub(super) fn set_role(
     }
     require(conn, tenant, user)
 }
+
+pub(super) fn set_disabled(
+    conn: &mut dyn Conn,
+    tenant: &TenantId,
+    user: &UserId,
+    disabled: bool,
+) -> Result<User> {
+    let changed = conn.execute(
+        "UPDATE users SET disabled = ?1 WHERE tenant_id = ?2 AND id = ?3",
+        params![disabled, tenant.as_str(), user.as_str()],
+    )?;
+    if changed == 0 {
+        return Err(StoreError::not_found(format!("user {user}")));
+    }
+    if disabled {
+        // Their browser sessions end now; their keys stop authenticating (see keys.rs).
+        conn.execute(
+            "DELETE FROM web_sessions WHERE tenant_id = ?1 AND user_id = ?2",
+            params![tenant.as_str(), user.as_str()],
+        )?;
+    }
+    require(conn, tenant, user)
+}
+
+pub(super) fn by_subject(
+    conn: &mut dyn Conn,
+    tenant: &TenantId,
+    subject: &str,
+) -> Result<Option<User>> {
+    one_user(conn, tenant, "oidc_subject", subject)
+}
+
+/// Records the provider's subject for a user created before their first sign-in.
+pub(super) fn link_subject(
+    conn: &mut dyn Conn,
+    tenant: &TenantId,
+    user: &UserId,
+    subject: &str,
+) -> Result<()> {
+    conn.execute(
+        "UPDATE users SET oidc_subject = ?1 WHERE tenant_id = ?2 AND id = ?3",
+        params![subject, tenant.as_str(), user.as_str()],
+    )?;
+    Ok(())
+}

@@ -101,3 +101,23 @@ pub(crate) async fn authenticate<B>(
     }
     Ok(principal)
 }
+
+/// The browser's dashboard session, if its cookie names a live one for the Host's tenant.
+/// Only GET routes accept a session: a cookie alone must never be able to change anything.
+pub(crate) async fn session<B>(
+    state: &AppState,
+    request: &Request<B>,
+    host: &HostTenant,
+) -> Result<Option<relay_store::WebSession>, ApiError> {
+    let HostTenant::Tenant(tenant) = host else {
+        return Ok(None);
+    };
+    let Some(id) = crate::sso::cookie(request, crate::routes::auth::SESSION_COOKIE) else {
+        return Ok(None);
+    };
+    let id_hash = crate::sso::sha256_hex(&id);
+    let session = state
+        .db(move |store| store.web_session(&id_hash, relay_core::Timestamp::now()))
+        .await?;
+    Ok(session.filter(|session| session.tenant.id == tenant.id))
+}

@@ -9,6 +9,11 @@ pub struct Config {
     /// Tracked events each API key may send per minute (`RELAY_TRACK_RATE_PER_MINUTE`).
     pub track_rate_per_minute: u32,
     pub limits: Limits,
+    /// How browsers reach the base domain (`RELAY_PUBLIC_URL`, e.g. `https://relay.example.com`);
+    /// `None` means `http://<base domain>:<listening port>`. Sign-in redirects are built on it.
+    pub public_url: Option<String>,
+    /// The OIDC provider; `None` turns single sign-on off.
+    pub sso: Option<crate::SsoConfig>,
 }
 
 /// Server hardening limits.
@@ -74,6 +79,8 @@ impl Config {
             base_domain,
             track_rate_per_minute: 600,
             limits: Limits::default(),
+            public_url: None,
+            sso: None,
         })
     }
 }

@@ -8,6 +8,7 @@ mod http;
 mod ingest;
 mod metrics;
 mod routes;
+mod sso;
 mod tenancy;
 
 use std::sync::Arc;
@@ -15,6 +16,7 @@ use std::sync::Arc;
 use relay_store::{Store, StoreError};
 
 pub use config::{Config, Limits};
+pub use sso::{DEFAULT_ISSUER, PublicUrl, SsoConfig};
 
 use crate::http::ApiError;
 
@@ -27,6 +29,10 @@ pub(crate) struct AppState {
     pub(crate) writer: ingest::Writer,
     pub(crate) limiter: ingest::RateLimiter,
     pub(crate) metrics: Arc<metrics::Metrics>,
+    /// Where browsers are sent: the base domain and tenant hosts, with scheme and port.
+    pub(crate) public_url: PublicUrl,
+    /// The OIDC provider, when single sign-on is configured.
+    pub(crate) sso: Option<Arc<sso::Oidc>>,
 }
 
 impl AppState {
@@ -57,6 +63,18 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let metrics = Arc::new(metrics::Metrics::default());
     let drain_timeout = config.limits.drain_timeout;
+    let public_url = match &config.public_url {
+        Some(url) => PublicUrl::parse(url, &config.base_domain)?,
+        None => PublicUrl::local(&config.base_domain, listener.local_addr()?.port()),
+    };
+    let oidc = config.sso.clone().map(|sso| Arc::new(sso::Oidc::new(sso)));
+    if let Some(oidc) = &oidc {
+        tracing::info!(
+            issuer = %oidc.config().issuer,
+            callback = %public_url.callback(),
+            "single sign-on on"
+        );
+    }
     let (writer, writer_thread) = ingest::Writer::start(store.clone(), metrics.clone())?;
     let state = Arc::new(AppState {
         limiter: ingest::RateLimiter::new(config.track_rate_per_minute),
@@ -66,6 +84,8 @@ pub async fn run(
         tenants: tenancy::TenantCache::default(),
         writer,
         metrics,
+        public_url,
+        sso: oidc,
     });
     let served = http::serve(state, listener, shutdown).await;
     // Every connection has ended, so the last handle on the writer is gone with them: the writer

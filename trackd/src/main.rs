@@ -47,6 +47,32 @@ struct Cli {
         global = true
     )]
     track_rate_per_minute: u32,
+    /// How browsers reach the base domain, e.g. https://relay.example.com
+    /// [default: http://<base domain>:<listening port>]
+    #[arg(long, env = "RELAY_PUBLIC_URL", global = true)]
+    public_url: Option<String>,
+    /// The OpenID Connect provider people sign in with.
+    #[arg(long, env = "RELAY_OIDC_ISSUER", default_value = trackd::DEFAULT_ISSUER, global = true)]
+    oidc_issuer: String,
+    /// The OAuth client id registered with the provider; single sign-on is off without it.
+    #[arg(long, env = "RELAY_OIDC_CLIENT_ID", global = true)]
+    oidc_client_id: Option<String>,
+    /// The client's secret (prefer RELAY_OIDC_CLIENT_SECRET_FILE).
+    #[arg(
+        long,
+        env = "RELAY_OIDC_CLIENT_SECRET",
+        hide_env_values = true,
+        global = true
+    )]
+    oidc_client_secret: Option<String>,
+    /// A file holding the client's secret (Docker and systemd secrets).
+    #[arg(
+        long,
+        env = "RELAY_OIDC_CLIENT_SECRET_FILE",
+        global = true,
+        conflicts_with = "oidc_client_secret"
+    )]
+    oidc_client_secret_file: Option<std::path::PathBuf>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -97,6 +123,18 @@ fn serve(cli: Cli) -> anyhow::Result<()> {
         "RELAY_TRACK_RATE_PER_MINUTE must be at least 1"
     );
     config.track_rate_per_minute = cli.track_rate_per_minute;
+    config.public_url = cli.public_url.clone();
+    if let Some(client_id) = cli.oidc_client_id.as_deref() {
+        let secret = match &cli.oidc_client_secret_file {
+            Some(path) => Some(std::fs::read_to_string(path).with_context(|| {
+                format!("reading RELAY_OIDC_CLIENT_SECRET_FILE {}", path.display())
+            })?),
+            None => cli.oidc_client_secret.clone(),
+        };
+        config.sso = Some(trackd::SsoConfig::new(&cli.oidc_issuer, client_id, secret)?);
+    } else {
+        tracing::info!("single sign-on is off: set RELAY_OIDC_CLIENT_ID to turn it on");
+    }
     let url = DatabaseUrl::from_setting(cli.database_url.as_deref())?;
     // Opened before the runtime starts: the PostgreSQL client must not run on a tokio worker.
     let store = relay_store::open(&url).with_context(|| format!("opening {url}"))?;

@@ -8,6 +8,7 @@ mod hardening;
 mod health;
 mod privacy;
 mod skills;
+mod sso;
 mod support;
 mod tenancy;
 mod track;

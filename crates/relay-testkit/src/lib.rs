@@ -4,6 +4,12 @@
 //! `RELAY_TEST_DATABASE_URL`, reached through a URL whose connections use only that schema, and
 //! dropped when the test ends. With `CI=true` and no server configured, asking for PostgreSQL
 //! fails the test: PostgreSQL tests are never skipped in CI.
+//!
+//! With the `oidc` feature, [`oidc`] is an OpenID Connect provider for tests (and the
+//! `relay-test-oidc` binary runs one by hand).
+
+#[cfg(feature = "oidc")]
+pub mod oidc;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};

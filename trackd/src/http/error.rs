@@ -109,3 +109,10 @@ pub(crate) fn text_response(
     );
     response
 }
+
+/// An answer without a body (redirects).
+pub(crate) fn empty_response(status: StatusCode) -> Response<Body> {
+    let mut response = Response::new(Full::new(Bytes::new()));
+    *response.status_mut() = status;
+    response
+}

@@ -1,9 +1,9 @@
 //! The HTTP server: accept loop, per-connection hardening, graceful shutdown.
 
-mod body;
+pub(crate) mod body;
 mod error;
 mod idle;
-mod query;
+pub(crate) mod query;
 mod router;
 
 use std::convert::Infallible;
@@ -17,7 +17,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 pub(crate) use body::{read_json, read_json_bytes};
-pub(crate) use error::{ApiError, Body, json_response, text_response};
+pub(crate) use error::{ApiError, Body, empty_response, json_response, text_response};
 pub(crate) use query::parse as parse_query;
 
 use crate::AppState;

@@ -22,6 +22,16 @@ enum Route {
     RateSkill(String),
     Deploy,
     Track,
+    AdminUsers,
+    AdminUser(String),
+    AdminKeys,
+    AdminKey(String),
+    Home,
+    Login,
+    Callback,
+    Session,
+    Token,
+    Logout,
     TlsAllowed,
     Metrics,
     WrongMethod(&'static str),
@@ -56,6 +66,30 @@ impl Route {
             ["api", "deployments"] => Route::WrongMethod("/api/deployments"),
             ["api", "track"] if method == Method::POST => Route::Track,
             ["api", "track"] => Route::WrongMethod("/api/track"),
+            ["api", "admin", "users"] if get => Route::AdminUsers,
+            ["api", "admin", "users"] => Route::WrongMethod("/api/admin/users"),
+            ["api", "admin", "users", id] if method == Method::PATCH => {
+                Route::AdminUser((*id).to_owned())
+            }
+            ["api", "admin", "users", _] => Route::WrongMethod("/api/admin/users/{id}"),
+            ["api", "admin", "keys"] if get => Route::AdminKeys,
+            ["api", "admin", "keys"] => Route::WrongMethod("/api/admin/keys"),
+            ["api", "admin", "keys", id] if method == Method::DELETE => {
+                Route::AdminKey((*id).to_owned())
+            }
+            ["api", "admin", "keys", _] => Route::WrongMethod("/api/admin/keys/{id}"),
+            [""] if get => Route::Home,
+            [""] => Route::WrongMethod("/"),
+            ["auth", "login"] if get => Route::Login,
+            ["auth", "login"] => Route::WrongMethod("/auth/login"),
+            ["auth", "callback"] if get => Route::Callback,
+            ["auth", "callback"] => Route::WrongMethod("/auth/callback"),
+            ["auth", "session"] if get => Route::Session,
+            ["auth", "session"] => Route::WrongMethod("/auth/session"),
+            ["auth", "token"] if method == Method::POST => Route::Token,
+            ["auth", "token"] => Route::WrongMethod("/auth/token"),
+            ["auth", "logout"] if method == Method::POST => Route::Logout,
+            ["auth", "logout"] => Route::WrongMethod("/auth/logout"),
             ["internal", "tls-allowed"] if get => Route::TlsAllowed,
             ["internal", "tls-allowed"] => Route::WrongMethod("/internal/tls-allowed"),
             ["metrics"] if get => Route::Metrics,
@@ -74,6 +108,16 @@ impl Route {
             Route::RateSkill(_) => "/api/skills/{slug}/rating",
             Route::Deploy => "/api/deployments",
             Route::Track => "/api/track",
+            Route::AdminUsers => "/api/admin/users",
+            Route::AdminUser(_) => "/api/admin/users/{id}",
+            Route::AdminKeys => "/api/admin/keys",
+            Route::AdminKey(_) => "/api/admin/keys/{id}",
+            Route::Home => "/",
+            Route::Login => "/auth/login",
+            Route::Callback => "/auth/callback",
+            Route::Session => "/auth/session",
+            Route::Token => "/auth/token",
+            Route::Logout => "/auth/logout",
             Route::TlsAllowed => "/internal/tls-allowed",
             Route::Metrics => "/metrics",
             Route::WrongMethod(label) => label,
@@ -118,11 +162,19 @@ async fn dispatch(
         Route::Health => routes::health::get(state).await,
         Route::TlsAllowed => routes::internal::tls_allowed(state, &request).await,
         Route::Metrics => Ok(routes::internal::metrics(state)),
+        Route::Home => routes::pages::home(state, &request).await,
+        Route::Login => routes::auth::login(state, &request).await,
+        Route::Callback => routes::auth::callback(state, &request).await,
+        Route::Session => routes::auth::session(state, &request).await,
+        Route::Token => routes::auth::token(state, request).await,
+        Route::Logout => routes::auth::logout(state, &request).await,
         Route::WrongMethod(label) => {
             let allow = match label {
                 "/api/skills" => "GET, POST",
                 "/api/skills/{slug}/rating" => "PUT",
-                "/api/deployments" | "/api/track" => "POST",
+                "/api/deployments" | "/api/track" | "/auth/token" | "/auth/logout" => "POST",
+                "/api/admin/users/{id}" => "PATCH",
+                "/api/admin/keys/{id}" => "DELETE",
                 _ => "GET",
             };
             let mut response = ApiError::new(
@@ -144,6 +196,13 @@ async fn dispatch(
         ))),
         authenticated => {
             let host = tenancy::resolve(state, &request).await?;
+            // A signed-in browser may read who it is; everything else takes a key.
+            if matches!(authenticated, Route::Me)
+                && !request.headers().contains_key(hyper::header::AUTHORIZATION)
+                && let Some(session) = auth::session(state, &request, &host).await?
+            {
+                return Ok(routes::me::of(&session.user, &session.tenant));
+            }
             let principal = auth::authenticate(state, &request, &host).await?;
             match authenticated {
                 Route::Me => Ok(routes::me::get(&principal)),
@@ -158,6 +217,12 @@ async fn dispatch(
                 }
                 Route::Deploy => routes::deployments::create(state, &principal, request).await,
                 Route::Track => routes::track::post(state, &principal, request).await,
+                Route::AdminUsers => routes::admin::list_users(state, &principal).await,
+                Route::AdminUser(id) => {
+                    routes::admin::update_user(state, &principal, &id, request).await
+                }
+                Route::AdminKeys => routes::admin::list_keys(state, &principal).await,
+                Route::AdminKey(id) => routes::admin::revoke_key(state, &principal, &id).await,
                 _ => Err(ApiError::internal()),
             }
         }

@@ -2,23 +2,29 @@
 
 use hyper::{Response, StatusCode};
 use relay_api::{Me, MeTenant, MeUser};
+use relay_core::{Tenant, User};
 use relay_store::Principal;
 
 use super::json;
 use crate::http::Body;
 
 pub(crate) fn get(principal: &Principal) -> Response<Body> {
+    of(&principal.user, &principal.tenant)
+}
+
+/// The answer for a user of a tenant, however they authenticated.
+pub(crate) fn of(user: &User, tenant: &Tenant) -> Response<Body> {
     json(
         StatusCode::OK,
         &Me {
             user: MeUser {
-                id: principal.user.id.to_string(),
-                email: principal.user.email.to_string(),
-                role: principal.user.role.to_string(),
+                id: user.id.to_string(),
+                email: user.email.to_string(),
+                role: user.role.to_string(),
             },
             tenant: MeTenant {
-                slug: principal.tenant.slug.to_string(),
-                name: principal.tenant.name.clone(),
+                slug: tenant.slug.to_string(),
+                name: tenant.name.clone(),
             },
         },
     )

@@ -1,9 +1,12 @@
 //! One file per route group.
 
+pub(crate) mod admin;
+pub(crate) mod auth;
 pub(crate) mod deployments;
 pub(crate) mod health;
 pub(crate) mod internal;
 pub(crate) mod me;
+pub(crate) mod pages;
 pub(crate) mod skills;
 pub(crate) mod track;
 

@@ -1,0 +1,86 @@
+//! The HTML pages: the landing page on the base domain and the signed-in page on a tenant host.
+//! Plain server-rendered HTML, readable without JavaScript.
+
+use hyper::body::Incoming;
+use hyper::{Request, Response, StatusCode};
+
+use crate::AppState;
+use crate::auth;
+use crate::http::{ApiError, Body, text_response};
+use crate::tenancy::{self, HostTenant};
+
+const HTML: &str = "text/html; charset=utf-8";
+
+/// Escapes text for HTML element content and attribute values.
+pub(crate) fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn page(title: &str, body: &str) -> Response<Body> {
+    let html = format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{}</title>\
+         <style>body{{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#1d1d1f}}\
+         a.button,button{{background:#2456d3;color:#fff;border:0;border-radius:6px;padding:.6rem 1.1rem;font-size:1rem;text-decoration:none;cursor:pointer}}</style>\
+         </head><body>{body}</body></html>\n",
+        escape(title)
+    );
+    let mut response = text_response(StatusCode::OK, HTML, html);
+    response.headers_mut().insert(
+        hyper::header::CACHE_CONTROL,
+        hyper::header::HeaderValue::from_static("no-store"),
+    );
+    response
+}
+
+/// `GET /`: the landing page on the base domain; on a tenant host, who is signed in.
+pub(crate) async fn home(
+    state: &AppState,
+    request: &Request<Incoming>,
+) -> Result<Response<Body>, ApiError> {
+    let host = tenancy::resolve(state, request).await?;
+    let sign_in = if state.sso.is_some() {
+        "<p><a class=\"button\" href=\"/auth/login\">Sign in with your company account</a></p>"
+    } else {
+        "<p>Single sign-on is not configured on this server yet; ask your administrator for an \
+         API key.</p>"
+    };
+    match host {
+        HostTenant::Tenant(tenant) => {
+            let body = match auth::session(state, request, &HostTenant::Tenant(tenant.clone()))
+                .await?
+            {
+                Some(session) => format!(
+                    "<h1>{}</h1><p>Signed in as <strong>{}</strong> ({}).</p>\
+                     <form method=\"post\" action=\"/auth/logout\"><button>Sign out</button></form>",
+                    escape(&tenant.name),
+                    escape(session.user.email.as_str()),
+                    session.user.role.as_str()
+                ),
+                None => format!(
+                    "<h1>{}</h1><p>Relay: your organization's Claude Code skills.</p>{sign_in}",
+                    escape(&tenant.name)
+                ),
+            };
+            Ok(page(&format!("{} · Relay", tenant.name), &body))
+        }
+        HostTenant::Base | HostTenant::Other => Ok(page(
+            "Relay",
+            &format!(
+                "<h1>Relay</h1><p>Your company's Claude Code skills, and how much they are used.</p>{sign_in}"
+            ),
+        )),
+    }
+}

@@ -112,6 +112,27 @@ impl Client {
         ))
     }
 
+    /// Posts `pairs` as an HTML form (`application/x-www-form-urlencoded`) to `path`: OAuth's
+    /// token endpoint takes its parameters this way. The status and JSON answer (`None` when the
+    /// server cannot be reached).
+    pub fn post_form(
+        &self,
+        path: &str,
+        pairs: &[(&str, &str)],
+    ) -> Option<(u16, serde_json::Value)> {
+        let mut request = self.agent.post(format!("{}{path}", self.base));
+        if let Some(host) = &self.host {
+            request = request.header("Host", host);
+        }
+        let mut response = request.send_form(pairs.iter().copied()).ok()?;
+        let status = response.status().as_u16();
+        let text = response.body_mut().read_to_string().ok()?;
+        Some((
+            status,
+            serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+        ))
+    }
+
     /// Posts stored events (each a JSON object) as one batch to `/api/track`.
     pub fn post_events(&self, events: &[&str]) -> Delivery {
         let body = format!("{{\"events\":[{}]}}", events.join(","));

@@ -11,6 +11,8 @@ use relay_core::{EventKind, SkillId, TenantId, Timestamp};
 use relay_store::Store;
 use relay_testkit::TestDatabase;
 
+use crate::support::Trackd;
+
 const MARKER: &str = "SECRET-TOOL-INPUT-MARKER";
 
 fn fixture(name: &str) -> String {
@@ -18,51 +20,6 @@ fn fixture(name: &str) -> String {
         .join("../../shared/reference/hook-payloads")
         .join(format!("{name}.json"));
     std::fs::read_to_string(&path).unwrap_or_else(|err| panic!("{}: {err}", path.display()))
-}
-
-/// trackd in this process, on a given address, until dropped.
-struct Trackd {
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Trackd {
-    fn start(store: Arc<dyn Store>, addr: SocketAddr) -> Self {
-        let listener = std::net::TcpListener::bind(addr).unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let thread = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-                let config = trackd::Config::new("localhost").unwrap();
-                trackd::run(config, store, listener, async {
-                    let _ = rx.await;
-                })
-                .await
-                .unwrap();
-            });
-        });
-        Self {
-            shutdown: Some(tx),
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for Trackd {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
 }
 
 struct Setup {

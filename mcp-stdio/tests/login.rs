@@ -95,3 +95,186 @@ fn login_refuses_what_is_not_a_key_or_a_server() {
         "nothing is written on a refused login"
     );
 }
+
+/// What a new user does: `relay-mcp login --server http://acme.localhost:<port>` against a
+/// trackd whose SSO is the test OIDC provider, the browser carrying the sign-in through the
+/// provider and back to relay-mcp's loopback. The key it stores works on acme's host, and only
+/// there.
+#[test]
+fn login_signs_in_through_the_browser_and_stores_a_working_key() {
+    use relay_testkit::browser::Browser;
+    use relay_testkit::oidc::{CLIENT_ID, CLIENT_SECRET, Identity, OidcProvider};
+
+    let seeded = crate::support::seed("A demo skill", "", Vec::new());
+    let store = seeded.store.clone();
+    store
+        .add_domain(&seeded.tenant.id, &"acme.com".parse().unwrap())
+        .unwrap();
+    store
+        .create_tenant(
+            &"globex".parse().unwrap(),
+            "Globex",
+            &["globex.com".parse().unwrap()],
+        )
+        .unwrap();
+    let idp = OidcProvider::start();
+    idp.sign_in_as(Identity::new("alice@acme.com"));
+    let mut config = trackd::Config::new("localhost").unwrap();
+    config.sso =
+        Some(trackd::SsoConfig::new(&idp.issuer(), CLIENT_ID, Some(CLIENT_SECRET.into())).unwrap());
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let _trackd = crate::support::Trackd::serve(store.clone(), listener, config);
+    let server = format!("http://acme.localhost:{}", addr.port());
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_relay-mcp"))
+        .args([
+            "login",
+            "--server",
+            &server,
+            "--no-browser",
+            "--timeout",
+            "60",
+        ])
+        .env("RELAY_CONFIG_DIR", dir.path())
+        .env_remove("RELAY_SERVER")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // relay-mcp prints the address to open; the test is the person's browser.
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let url = loop {
+        let mut line = String::new();
+        assert!(
+            std::io::BufRead::read_line(&mut stderr, &mut line).unwrap() > 0,
+            "relay-mcp printed no address"
+        );
+        if let Some(at) = line.find("http://") {
+            break line[at..].trim().to_owned();
+        }
+    };
+    assert!(
+        url.starts_with(&format!(
+            "{server}/auth/login?redirect_uri=http%3A%2F%2F127.0.0.1%3A"
+        )),
+        "{url}"
+    );
+    let visit = Browser::new().visit(&url, None);
+    assert_eq!(visit.page.status, 200, "{:?}", visit.trail);
+    assert!(
+        visit.page.body.contains("Signed in to Relay"),
+        "{}",
+        visit.page.body
+    );
+    assert!(
+        visit.trail.last().unwrap().starts_with("http://127.0.0.1:"),
+        "{:?}",
+        visit.trail
+    );
+
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("Signed in as alice@acme.com (member) to Acme (acme)"),
+        "{stdout}"
+    );
+
+    let settings: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("config.json")).unwrap()).unwrap();
+    assert_eq!(settings["server"], server.as_str());
+    let stored: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("credentials.json")).unwrap())
+            .unwrap();
+    let key = stored["api_key"].as_str().unwrap();
+
+    let me = |host: &str| {
+        let raw = format!(
+            "GET /api/me HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {key}\r\nConnection: close\r\n\r\n"
+        );
+        relay_testkit::browser::exchange(&addr.to_string(), raw.as_bytes())
+    };
+    let acme = me("acme.localhost");
+    assert_eq!(acme.status, 200);
+    assert_eq!(acme.json()["user"]["email"], "alice@acme.com");
+    assert_eq!(acme.json()["tenant"]["slug"], "acme");
+    let globex = me("globex.localhost");
+    assert_eq!(
+        (globex.status, globex.error_code().as_str()),
+        (403, "wrong_tenant")
+    );
+
+    // `relay-mcp status` (what a person checks next) sees the same user.
+    let status = Command::new(env!("CARGO_BIN_EXE_relay-mcp"))
+        .arg("status")
+        .env("RELAY_CONFIG_DIR", dir.path())
+        .env("RELAY_DATA_DIR", dir.path())
+        .env_remove("RELAY_SERVER")
+        .env_remove("RELAY_API_KEY")
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&status.stdout).contains("alice@acme.com"),
+        "{}",
+        String::from_utf8_lossy(&status.stdout)
+    );
+}
+
+/// A refusal on the server side reaches the terminal as a sentence, and nothing is stored.
+#[test]
+fn a_refused_sign_in_is_explained_and_stores_nothing() {
+    use relay_testkit::browser::Browser;
+    use relay_testkit::oidc::{CLIENT_ID, CLIENT_SECRET, Identity, OidcProvider};
+
+    let seeded = crate::support::seed("A demo skill", "", Vec::new());
+    let idp = OidcProvider::start();
+    idp.sign_in_as(Identity::new("mallory@elsewhere.example"));
+    let mut config = trackd::Config::new("localhost").unwrap();
+    config.sso =
+        Some(trackd::SsoConfig::new(&idp.issuer(), CLIENT_ID, Some(CLIENT_SECRET.into())).unwrap());
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let _trackd = crate::support::Trackd::serve(seeded.store.clone(), listener, config);
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_relay-mcp"))
+        .args([
+            "login",
+            "--server",
+            &format!("http://acme.localhost:{}", addr.port()),
+            "--no-browser",
+        ])
+        .env("RELAY_CONFIG_DIR", dir.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let url = loop {
+        let mut line = String::new();
+        assert!(std::io::BufRead::read_line(&mut stderr, &mut line).unwrap() > 0);
+        if let Some(at) = line.find("http://") {
+            break line[at..].trim().to_owned();
+        }
+    };
+    let visit = Browser::new().visit(&url, None);
+    assert_eq!(visit.page.status, 403);
+    assert!(
+        visit.page.body.contains("belongs to no organization"),
+        "{}",
+        visit.page.body
+    );
+    let status = child.wait().unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    assert_eq!(status.code(), Some(1));
+    assert!(
+        rest.contains("mallory@elsewhere.example belongs to no organization on this server"),
+        "{rest}"
+    );
+    assert!(!dir.path().join("credentials.json").exists());
+}

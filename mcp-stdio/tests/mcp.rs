@@ -56,7 +56,6 @@ fn tools_list_is_pinned_and_the_tools_work_against_trackd() {
         }],
     );
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
     let port = listener.local_addr().unwrap().port();
     let server_url = format!("http://acme.localhost:{port}");
 
@@ -84,12 +83,11 @@ fn tools_list_is_pinned_and_the_tools_work_against_trackd() {
         .enable_all()
         .build()
         .unwrap();
-    let trackd_store = store.clone();
-    runtime.spawn(async move {
-        let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-        let config = trackd::Config::new("localhost").unwrap();
-        let _ = trackd::run(config, trackd_store, listener, std::future::pending()).await;
-    });
+    let _trackd = crate::support::Trackd::serve(
+        store.clone(),
+        listener,
+        trackd::Config::new("localhost").unwrap(),
+    );
 
     runtime.block_on(async {
         let (server_io, client_io) = tokio::io::duplex(64 * 1024);

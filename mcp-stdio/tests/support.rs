@@ -1,6 +1,7 @@
 //! What every relay-mcp test starts from: a SQLite store with tenant `acme`, a member
 //! `dev@acme.com` with an API key, and a skill `demo`.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use relay_core::{ApiKeySecret, Email, Role, Skill, SkillFile, Tenant, TenantSlug, User};
@@ -52,5 +53,59 @@ pub fn seed(description: &str, body: &str, files: Vec<SkillFile>) -> Seeded {
         secret,
         skill,
         database,
+    }
+}
+
+/// trackd in this process, until dropped.
+pub struct Trackd {
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Trackd {
+    /// trackd with the default configuration, listening on `addr`.
+    pub fn start(store: Arc<dyn Store>, addr: SocketAddr) -> Self {
+        let listener = std::net::TcpListener::bind(addr).unwrap();
+        Self::serve(store, listener, trackd::Config::new("localhost").unwrap())
+    }
+
+    /// trackd with `config`, serving on an already bound listener.
+    pub fn serve(
+        store: Arc<dyn Store>,
+        listener: std::net::TcpListener,
+        config: trackd::Config,
+    ) -> Self {
+        listener.set_nonblocking(true).unwrap();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+                trackd::run(config, store, listener, async {
+                    let _ = rx.await;
+                })
+                .await
+                .unwrap();
+            });
+        });
+        Self {
+            shutdown: Some(tx),
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Trackd {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
     }
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use relay_core::{Domain, Timestamp};
 use relay_store::{AuthCode, CodePurpose};
+use relay_testkit::browser::{Browser, percent_encode as encode, query_of};
 use relay_testkit::oidc::{CLIENT_ID, Identity, OidcProvider, Signing, Tamper, TokenSpec};
 
 use crate::support::{Answer, Client, Server, parse};
@@ -73,144 +74,6 @@ fn start(database: relay_testkit::TestDatabase) -> (Server, OidcProvider) {
     (server, idp)
 }
 
-/// A browser: follows redirects across hosts (every `*.localhost` and 127.0.0.1 is this
-/// machine), keeps cookies per host, and stops at `stop_at` (a CLI's loopback).
-struct Browser {
-    cookies: HashMap<String, HashMap<String, String>>,
-}
-
-struct Visit {
-    /// The last answer, or the redirect that pointed at `stop_at`.
-    answer: Answer,
-    /// Every URL requested, in order.
-    trail: Vec<String>,
-    /// The URL the browser was sent to but did not open (at `stop_at`).
-    stopped_at: Option<String>,
-}
-
-impl Browser {
-    fn new() -> Self {
-        Self {
-            cookies: HashMap::new(),
-        }
-    }
-
-    fn request(&mut self, method: &str, url: &str) -> Answer {
-        let rest = url.strip_prefix("http://").unwrap();
-        let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-        let path = if path.is_empty() { "/" } else { path };
-        let (host, port) = authority.rsplit_once(':').unwrap();
-        let mut head = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\nContent-Length: 0\r\n"
-        );
-        if let Some(jar) = self.cookies.get(host)
-            && !jar.is_empty()
-        {
-            let pairs: Vec<String> = jar.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            head.push_str(&format!("Cookie: {}\r\n", pairs.join("; ")));
-        }
-        head.push_str("\r\n");
-        let client = Client {
-            addr: format!("127.0.0.1:{port}").parse().unwrap(),
-        };
-        let answer = parse(&client.raw(head.as_bytes()));
-        for line in answer.head.lines() {
-            let Some((name, value)) = line.split_once(':') else {
-                continue;
-            };
-            if !name.eq_ignore_ascii_case("set-cookie") {
-                continue;
-            }
-            let pair = value.trim().split(';').next().unwrap();
-            let (key, val) = pair.split_once('=').unwrap();
-            let jar = self.cookies.entry(host.to_owned()).or_default();
-            if value.contains("Max-Age=0") {
-                jar.remove(key);
-            } else {
-                jar.insert(key.to_owned(), val.to_owned());
-            }
-        }
-        answer
-    }
-
-    fn visit(&mut self, url: &str, stop_at: Option<&str>) -> Visit {
-        let mut url = url.to_owned();
-        let mut trail = Vec::new();
-        for _ in 0..10 {
-            trail.push(url.clone());
-            let answer = self.request("GET", &url);
-            let Some(location) = answer
-                .header("location")
-                .filter(|_| answer.status / 100 == 3)
-            else {
-                return Visit {
-                    answer,
-                    trail,
-                    stopped_at: None,
-                };
-            };
-            let next = if location.starts_with('/') {
-                let origin: String = url.splitn(4, '/').take(3).collect::<Vec<_>>().join("/");
-                format!("{origin}{location}")
-            } else {
-                location
-            };
-            if stop_at.is_some_and(|prefix| next.starts_with(prefix)) {
-                return Visit {
-                    answer,
-                    trail,
-                    stopped_at: Some(next),
-                };
-            }
-            url = next;
-        }
-        panic!("too many redirects: {trail:?}");
-    }
-
-    fn cookie(&self, host: &str, name: &str) -> Option<String> {
-        self.cookies.get(host)?.get(name).cloned()
-    }
-}
-
-fn query_of(url: &str) -> HashMap<String, String> {
-    let query = url.split_once('?').map_or("", |(_, query)| query);
-    query
-        .split('&')
-        .filter_map(|pair| pair.split_once('='))
-        .map(|(k, v)| (k.to_owned(), decode(v)))
-        .collect()
-}
-
-fn decode(text: &str) -> String {
-    let mut out = Vec::new();
-    let bytes = text.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' => {
-                out.push(u8::from_str_radix(&text[i + 1..i + 3], 16).unwrap());
-                i += 2;
-            }
-            b'+' => out.push(b' '),
-            byte => out.push(byte),
-        }
-        i += 1;
-    }
-    String::from_utf8(out).unwrap()
-}
-
-fn encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
-
 fn base(server: &Server) -> String {
     format!("http://localhost:{}", server.addr.port())
 }
@@ -241,7 +104,8 @@ fn cli_sign_in(browser: &mut Browser, host_url: &str) -> HashMap<String, String>
     let stopped = visit.stopped_at.unwrap_or_else(|| {
         panic!(
             "never reached the loopback: {:?} {}",
-            visit.trail, visit.answer.json
+            visit.trail,
+            visit.page.json()
         )
     });
     query_of(&stopped)
@@ -319,7 +183,7 @@ fn a_browser_signs_in_and_lands_on_its_tenant(server: Server, idp: OidcProvider)
         "{trail}"
     );
     assert_eq!(visit.trail[5], format!("{}/", tenant_url(&server, "acme")));
-    assert_eq!(visit.answer.status, 200, "{trail}");
+    assert_eq!(visit.page.status, 200, "{trail}");
     let page = parse_body(&browser, &server, "acme.localhost", "/");
     assert!(
         page.contains("Signed in as <strong>alice@acme.com</strong> (member)"),
@@ -329,10 +193,10 @@ fn a_browser_signs_in_and_lands_on_its_tenant(server: Server, idp: OidcProvider)
     // The cookie is HttpOnly and SameSite=Lax, and works only on its own tenant.
     let me = browser.request("GET", &format!("{}/api/me", tenant_url(&server, "acme")));
     assert_eq!(
-        (me.status, me.json["user"]["email"].as_str()),
+        (me.status, me.json()["user"]["email"].as_str()),
         (200, Some("alice@acme.com"))
     );
-    assert_eq!(me.json["user"]["role"], "member");
+    assert_eq!(me.json()["user"]["role"], "member");
     let session = browser.cookie("acme.localhost", "relay_session").unwrap();
     let elsewhere = server
         .client()
@@ -363,7 +227,7 @@ fn a_browser_signs_in_and_lands_on_its_tenant(server: Server, idp: OidcProvider)
         &format!("{}/auth/logout", tenant_url(&server, "acme")),
     );
     assert_eq!(
-        (out.status, &out.json["signed_out"]),
+        (out.status, &out.json()["signed_out"]),
         (200, &serde_json::json!(true))
     );
     assert_eq!(parse(&server.client().raw(
@@ -378,7 +242,7 @@ fn a_browser_signs_in_and_lands_on_its_tenant(server: Server, idp: OidcProvider)
     let mut browser = Browser::new();
     let refused = browser.visit(&format!("{}/auth/login", tenant_url(&server, "acme")), None);
     assert_eq!(
-        (refused.answer.status, refused.answer.code()),
+        (refused.page.status, refused.page.error_code().as_str()),
         (403, "user_disabled")
     );
 }
@@ -607,9 +471,9 @@ fn the_callback_refuses_what_it_cannot_trust(server: Server, idp: OidcProvider) 
         }
         let visit = Browser::new().visit(start, None);
         (
-            visit.answer.status,
-            visit.answer.code().to_owned(),
-            visit.answer.json["error"]["message"]
+            visit.page.status,
+            visit.page.error_code(),
+            visit.page.json()["error"]["message"]
                 .as_str()
                 .unwrap_or("")
                 .to_owned(),
@@ -685,16 +549,23 @@ fn the_callback_refuses_what_it_cannot_trust(server: Server, idp: OidcProvider) 
     let to_provider = starter.request("GET", &format!("{}/auth/login", base(&server)));
     let authorize = to_provider.header("location").unwrap();
     let back = Browser::new()
-        .request("GET", &authorize)
+        .request("GET", authorize)
         .header("location")
-        .unwrap();
+        .unwrap()
+        .to_owned();
     // Another browser (no sign-in cookie) brings the provider's answer back: refused.
     let mut other = Browser::new();
     let stolen = other.request("GET", &back);
-    assert_eq!((stolen.status, stolen.code()), (400, "state_mismatch"));
+    assert_eq!(
+        (stolen.status, stolen.error_code().as_str()),
+        (400, "state_mismatch")
+    );
     // ... and the sign-in is gone, even for the browser that started it.
     let replay = starter.request("GET", &back);
-    assert_eq!((replay.status, replay.code()), (400, "invalid_state"));
+    assert_eq!(
+        (replay.status, replay.error_code().as_str()),
+        (400, "invalid_state")
+    );
 
     // The callback lives on the base domain only.
     let misplaced = client.send(

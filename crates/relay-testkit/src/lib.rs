@@ -6,8 +6,11 @@
 //! fails the test: PostgreSQL tests are never skipped in CI.
 //!
 //! With the `oidc` feature, [`oidc`] is an OpenID Connect provider for tests (and the
-//! `relay-test-oidc` binary runs one by hand).
+//! `relay-test-oidc` binary runs one by hand), and [`browser`] a browser that carries a sign-in
+//! across hosts.
 
+#[cfg(feature = "oidc")]
+pub mod browser;
 #[cfg(feature = "oidc")]
 pub mod oidc;
 

@@ -147,6 +147,23 @@ pub enum TenantCommand {
         #[arg(value_parser = domain)]
         domain: Domain,
     },
+    /// Accept only accounts managed by the tenant's Google Workspace at sign-in (the ID token's
+    /// `hd` claim must be one of its domains), or stop requiring it.
+    RequireHd {
+        #[arg(value_parser = tenant_slug)]
+        slug: TenantSlug,
+        /// on or off
+        #[arg(value_parser = on_off, action = clap::ArgAction::Set)]
+        setting: bool,
+    },
+}
+
+fn on_off(value: &str) -> Result<bool, String> {
+    match value {
+        "on" | "true" | "yes" => Ok(true),
+        "off" | "false" | "no" => Ok(false),
+        _ => Err(format!("{value:?} is not on or off")),
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -174,6 +191,21 @@ pub enum UserCommand {
         /// admin or member
         #[arg(value_parser = role)]
         role: Role,
+    },
+    /// Stop a user: they cannot sign in, and their keys and sessions stop working within a
+    /// second.
+    Disable {
+        #[command(flatten)]
+        tenant: TenantArg,
+        #[arg(value_parser = email)]
+        email: Email,
+    },
+    /// Let a disabled user sign in again (their old keys work again too).
+    Enable {
+        #[command(flatten)]
+        tenant: TenantArg,
+        #[arg(value_parser = email)]
+        email: Email,
     },
 }
 

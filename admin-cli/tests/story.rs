@@ -226,7 +226,19 @@ fn quickstart(database: &str) -> String {
 
     run(&["skill", "list", "--tenant", "acme"]);
     run(&["skill", "list", "--tenant", "acme", "--json"]);
+    run(&["user", "disable", "--tenant", "acme", "bob@acme.com"]);
     run(&["user", "list", "--tenant", "acme"]);
+    run(&[
+        "user",
+        "enable",
+        "--tenant",
+        "acme",
+        "bob@acme.com",
+        "--json",
+    ]);
+    run(&["tenant", "require-hd", "acme", "on"]);
+    run(&["tenant", "show", "acme"]);
+    run(&["tenant", "require-hd", "acme", "off"]);
     run(&["key", "list", "--tenant", "acme"]);
     run(&[
         "key",
@@ -258,6 +270,12 @@ fn check_quickstart(database: &str) -> String {
         "Imported code-review version 2 into acme (new version).",
         "Imported lint version 1 into acme (new skill).",
         "code-review  2        review    0.5    -       Code Review",
+        "bob@acme.com is disabled in acme: no sign-in, and their keys stop working",
+        "bob@acme.com    admin  disabled",
+        "\"disabled\": false",
+        "sign-in:  only accounts of its Google Workspace (hd)",
+        "acme accepts any verified address of its domains again.",
+        "\"require_hd\": false",
         "Renamed tenant acme to \"Acme Corporation\".",
         "Deleted tenant globex and all its data.",
     ] {
@@ -288,6 +306,18 @@ fn check_mistakes(database: &str) {
     let no_name = dir.path().join("noname.md");
     std::fs::write(&no_name, "---\ndescription: x\n---\n").unwrap();
 
+    fails(
+        database,
+        &["tenant", "require-hd", "acme", "maybe"],
+        2,
+        "not on or off",
+    );
+    fails(
+        database,
+        &["user", "disable", "--tenant", "acme", "nobody@acme.com"],
+        1,
+        "nobody@acme.com",
+    );
     fails(
         database,
         &["tenant", "create", "acme", "--name", "Again"],

@@ -226,9 +226,15 @@ fn a_browser_signs_in_and_lands_on_its_tenant(server: Server, idp: OidcProvider)
         "POST",
         &format!("{}/auth/logout", tenant_url(&server, "acme")),
     );
+    assert_eq!((out.status, out.header("location")), (303, Some("/")));
+    assert_eq!(browser.cookie("acme.localhost", "relay_session"), None);
+    // An API client gets JSON (and there is no session left to end).
+    let again = server
+        .client()
+        .send("POST", "/auth/logout", "acme.localhost", None, Some(""));
     assert_eq!(
-        (out.status, &out.json()["signed_out"]),
-        (200, &serde_json::json!(true))
+        (again.status, &again.json["signed_out"]),
+        (200, &serde_json::json!(false))
     );
     assert_eq!(parse(&server.client().raw(
         format!("GET /api/me HTTP/1.1\r\nHost: acme.localhost\r\nCookie: relay_session={session}\r\nConnection: close\r\n\r\n").as_bytes()

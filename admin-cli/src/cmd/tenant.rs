@@ -14,6 +14,8 @@ struct TenantView {
     slug: String,
     name: String,
     domains: Vec<String>,
+    /// Sign-in requires Google Workspace's `hd` claim to be one of the domains.
+    require_hd: bool,
     created_at: relay_core::Timestamp,
 }
 
@@ -24,6 +26,7 @@ fn view(ctx: &Ctx, tenant: &Tenant) -> anyhow::Result<TenantView> {
         slug: tenant.slug.to_string(),
         name: tenant.name.clone(),
         domains: domains.into_iter().map(|d| d.domain.to_string()).collect(),
+        require_hd: ctx.store.tenant_requires_hd(&tenant.id)?,
         created_at: tenant.created_at,
     })
 }
@@ -44,6 +47,9 @@ fn show(ctx: &Ctx, view: &TenantView) -> anyhow::Result<()> {
     println!("name:     {}", view.name);
     println!("id:       {}", view.id);
     println!("domains:  {}", domains_text(view));
+    if view.require_hd {
+        println!("sign-in:  only accounts of its Google Workspace (hd)");
+    }
     println!("created:  {}", output::time(view.created_at));
     Ok(())
 }
@@ -136,6 +142,21 @@ pub fn run(ctx: &Ctx, command: &TenantCommand) -> anyhow::Result<()> {
                 return output::json(&view(ctx, &tenant)?);
             }
             println!("Removed {domain} from {slug}.");
+            Ok(())
+        }
+        TenantCommand::RequireHd { slug, setting } => {
+            let tenant = ctx.tenant(slug)?;
+            ctx.store.set_tenant_requires_hd(&tenant.id, *setting)?;
+            if ctx.json {
+                return output::json(&view(ctx, &tenant)?);
+            }
+            if *setting {
+                println!(
+                    "{slug} now accepts only accounts managed by its Google Workspace (hd claim)."
+                );
+            } else {
+                println!("{slug} accepts any verified address of its domains again.");
+            }
             Ok(())
         }
     }

@@ -43,11 +43,17 @@ pub fn run(ctx: &Ctx, command: &UserCommand) -> anyhow::Result<()> {
                 );
                 return Ok(());
             }
-            let mut table = output::Table::new(&["EMAIL", "ROLE", "ID", "CREATED"]);
+            let mut table = output::Table::new(&["EMAIL", "ROLE", "STATUS", "ID", "CREATED"]);
             for user in &users {
+                let status = match (user.disabled, user.oidc_subject.is_some()) {
+                    (true, _) => "disabled",
+                    (false, true) => "signed in",
+                    (false, false) => "not signed in yet",
+                };
                 table.row(vec![
                     user.email.to_string(),
                     user.role.to_string(),
+                    status.to_owned(),
                     user.id.to_string(),
                     output::time(user.created_at),
                 ]);
@@ -80,6 +86,24 @@ pub fn run(ctx: &Ctx, command: &UserCommand) -> anyhow::Result<()> {
                 return output::json(&view(&tenant, &user));
             }
             println!("{} is now {} in {}.", user.email, user.role, tenant.slug);
+            Ok(())
+        }
+        UserCommand::Disable { tenant, email } | UserCommand::Enable { tenant, email } => {
+            let disable = matches!(command, UserCommand::Disable { .. });
+            let tenant = ctx.tenant(&tenant.slug)?;
+            let user = ctx.user(&tenant, email)?;
+            let user = ctx.store.set_user_disabled(&tenant.id, &user.id, disable)?;
+            if ctx.json {
+                return output::json(&view(&tenant, &user));
+            }
+            if disable {
+                println!(
+                    "{} is disabled in {}: no sign-in, and their keys stop working within a second.",
+                    user.email, tenant.slug
+                );
+            } else {
+                println!("{} can sign in to {} again.", user.email, tenant.slug);
+            }
             Ok(())
         }
     }

@@ -180,6 +180,24 @@ fn sessions_end_on_logout_expiry_and_disabling(store: &dyn Store) {
             .unwrap()
             .disabled
     );
+
+    // Deleting the tenant takes its sign-in state with it.
+    store
+        .create_web_session(&acme.id, &alice.id, "h3", expires)
+        .unwrap();
+    store
+        .issue_auth_code(&code("c9", &acme.id, &alice.id, CodePurpose::Web, now))
+        .unwrap();
+    let mut started = flow("s9", now, false);
+    started.tenant = Some(acme.id.clone());
+    store.start_login(&started).unwrap();
+    store.delete_tenant(&acme.id).unwrap();
+    assert_eq!(store.web_session("h3", now).unwrap(), None);
+    assert_eq!(
+        store.redeem_auth_code("c9", CodePurpose::Web, now).unwrap(),
+        Redemption::Unknown
+    );
+    assert_eq!(store.take_login("s9", now).unwrap(), None);
 }
 
 fn hd_requirement_is_per_tenant(store: &dyn Store) {

@@ -533,7 +533,21 @@ pub(crate) async fn logout(
         }
         None => false,
     };
-    let mut response = json(StatusCode::OK, &serde_json::json!({ "signed_out": ended }));
+    // The dashboard's sign-out form gets its landing page back; API clients get JSON.
+    let from_browser = request
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"));
+    let mut response = if from_browser {
+        let mut response = empty_response(StatusCode::SEE_OTHER);
+        response
+            .headers_mut()
+            .insert(header::LOCATION, header::HeaderValue::from_static("/"));
+        response
+    } else {
+        json(StatusCode::OK, &serde_json::json!({ "signed_out": ended }))
+    };
     add_cookie(
         &mut response,
         &sso::set_cookie(SESSION_COOKIE, "", "/", 0, state.public_url.secure()),

@@ -90,6 +90,17 @@ fn login_refuses_what_is_not_a_key_or_a_server() {
         "rly_abcdefghijklmnopqrstuvwxyz\n",
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("must start with https://"));
+    let out = relay_mcp(
+        dir.path(),
+        &["login", "--server", "http://relay.example.com"],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("plain http"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(
         !dir.path().join("credentials.json").exists(),
         "nothing is written on a refused login"
@@ -162,6 +173,31 @@ fn login_signs_in_through_the_browser_and_stores_a_working_key() {
         )),
         "{url}"
     );
+    // Whatever else reaches the loopback port (a stale tab, a favicon, garbage) is answered
+    // and ignored; the real answer still completes the sign-in.
+    let loopback = relay_testkit::browser::query_of(&url)["redirect_uri"].clone();
+    let port = loopback
+        .trim_start_matches("http://127.0.0.1:")
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let at = format!("127.0.0.1:{port}");
+    let stale = relay_testkit::browser::exchange(
+        &at,
+        b"GET /callback?state=someone-else&code=stolen HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(stale.status, 404);
+    let favicon = relay_testkit::browser::exchange(
+        &at,
+        b"GET /favicon.ico HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(favicon.status, 404);
+    let mut garbage = std::net::TcpStream::connect(&at).unwrap();
+    garbage
+        .write_all(b"\x00\xff not http at all\r\n\r\n")
+        .unwrap();
+    drop(garbage);
     let visit = Browser::new().visit(&url, None);
     assert_eq!(visit.page.status, 200, "{:?}", visit.trail);
     assert!(

@@ -20,6 +20,11 @@ pub use sso::{DEFAULT_ISSUER, PublicUrl, SsoConfig};
 
 use crate::http::ApiError;
 
+/// Sign-in requests (`/auth/login`, `/auth/callback`, `/auth/session`, `/auth/token`) each
+/// client address may make per minute. Behind a proxy every client shares the proxy's address,
+/// so this is generous: it stops floods, not people.
+const SIGN_IN_RATE_PER_MINUTE: u32 = 1200;
+
 /// What every request handler can reach.
 pub(crate) struct AppState {
     pub(crate) config: Config,
@@ -28,6 +33,8 @@ pub(crate) struct AppState {
     pub(crate) keys: auth::KeyCache,
     pub(crate) writer: ingest::Writer,
     pub(crate) limiter: ingest::RateLimiter,
+    /// Sign-in requests per client address: they write to the database without a key.
+    pub(crate) sign_in_limiter: ingest::RateLimiter<std::net::IpAddr>,
     pub(crate) metrics: Arc<metrics::Metrics>,
     /// Where browsers are sent: the base domain and tenant hosts, with scheme and port.
     pub(crate) public_url: PublicUrl,
@@ -78,6 +85,7 @@ pub async fn run(
     let (writer, writer_thread) = ingest::Writer::start(store.clone(), metrics.clone())?;
     let state = Arc::new(AppState {
         limiter: ingest::RateLimiter::new(config.track_rate_per_minute),
+        sign_in_limiter: ingest::RateLimiter::new(SIGN_IN_RATE_PER_MINUTE),
         keys: auth::KeyCache::new(config.limits.key_cache_ttl),
         config,
         store,

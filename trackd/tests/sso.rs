@@ -47,6 +47,8 @@ with_sso!(
     unknown_keys_refetch_the_jwks_at_most_once,
     a_tenant_can_require_its_workspace_domain,
     admins_manage_users_and_keys_of_their_tenant_only,
+    the_session_hand_off_belongs_to_the_browser_that_signed_in,
+    sign_in_goes_on_with_known_keys_while_the_provider_is_down,
 );
 
 fn start(database: relay_testkit::TestDatabase) -> (Server, OidcProvider) {
@@ -371,6 +373,7 @@ fn one_time_codes_are_single_use_pkce_bound_and_expire(server: Server, idp: Oidc
             purpose: CodePurpose::Cli,
             code_challenge: Some(challenge(VERIFIER)),
             redirect_uri: Some(LOOPBACK.into()),
+            handoff_hash: None,
             created_at: then,
             expires_at: Timestamp::from_millis(then.as_millis() + 300_000),
         })
@@ -445,6 +448,21 @@ fn login_takes_only_loopback_redirects(server: Server, _idp: OidcProvider) {
             format!("state=s&code_challenge={good_challenge}"),
             "redirect_uri",
         ),
+        // A name, even localhost, could resolve elsewhere: IP literals only (RFC 8252).
+        (
+            format!(
+                "redirect_uri={}&state=s&code_challenge={good_challenge}",
+                encode("http://localhost:45678/callback")
+            ),
+            "loopback",
+        ),
+        (
+            format!(
+                "redirect_uri={}&state=s&code_challenge={good_challenge}",
+                encode("http://127.0.0.1:45678/cb\r\nSet-Cookie: x=1")
+            ),
+            "loopback",
+        ),
     ] {
         let answer = client.send(
             "GET",
@@ -463,9 +481,38 @@ fn login_takes_only_loopback_redirects(server: Server, _idp: OidcProvider) {
     }
     let unknown = client.send("GET", "/auth/login?tenant=initech", "localhost", None, None);
     assert_eq!(unknown.status, 404);
-    // Nothing was remembered for the refused sign-ins: the provider was never involved.
-    let started = client.send("GET", "/auth/login", "localhost", None, None);
-    assert_eq!(started.status, 302);
+    // A browser sign-in on the base domain is sent to its tenant's host, found by email.
+    let nobody = client.send("GET", "/auth/login", "localhost", None, None);
+    assert_eq!((nobody.status, nobody.code()), (400, "invalid_request"));
+    assert!(
+        nobody.json["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("organization's address")
+    );
+    let bob = client.send(
+        "GET",
+        "/auth/login?login_hint=bob%40globex.com",
+        "localhost",
+        None,
+        None,
+    );
+    assert_eq!(bob.status, 302);
+    assert_eq!(
+        bob.header("location").unwrap(),
+        format!(
+            "{}/auth/login?login_hint=bob%40globex.com",
+            tenant_url(&server, "globex")
+        )
+    );
+    let stranger = client.send(
+        "GET",
+        "/auth/login?login_hint=x%40other.com",
+        "localhost",
+        None,
+        None,
+    );
+    assert_eq!((stranger.status, stranger.code()), (403, "unknown_domain"));
 }
 
 fn the_callback_refuses_what_it_cannot_trust(server: Server, idp: OidcProvider) {
@@ -537,9 +584,19 @@ fn the_callback_refuses_what_it_cannot_trust(server: Server, idp: OidcProvider) 
     let (status, _, _) = refusal(
         Identity::new("bob@globex.com"),
         None,
-        &format!("{}/auth/login", base(&server)),
+        &format!("{}/auth/login?login_hint=bob%40globex.com", base(&server)),
     );
     assert_eq!(status, 200, "bob lands on globex's page");
+
+    // No nonce at all is no better than a wrong one.
+    let no_nonce = Tamper {
+        drop_nonce: true,
+        ..Tamper::default()
+    };
+    let (status, _, message) =
+        refusal(Identity::new("alice@acme.com"), Some(no_nonce), &acme_login);
+    assert_eq!(status, 401);
+    assert!(message.contains("nonce"), "{message}");
 
     // The state ties the callback to one sign-in, once, in the browser that started it.
     let client = server.client();
@@ -552,10 +609,12 @@ fn the_callback_refuses_what_it_cannot_trust(server: Server, idp: OidcProvider) 
     );
     assert_eq!((unknown.status, unknown.code()), (400, "invalid_state"));
     let mut starter = Browser::new();
-    let to_provider = starter.request("GET", &format!("{}/auth/login", base(&server)));
-    let authorize = to_provider.header("location").unwrap();
+    let authorize = starter
+        .visit(&acme_login, Some(&format!("{}/authorize", idp.issuer())))
+        .stopped_at
+        .unwrap();
     let back = Browser::new()
-        .request("GET", authorize)
+        .request("GET", &authorize)
         .header("location")
         .unwrap()
         .to_owned();
@@ -658,6 +717,12 @@ fn token_exchange_verifies_every_claim(server: Server, idp: OidcProvider) {
             spec().with_signing(Signing::Hs256WithPublicKey),
             401,
             "RS256",
+        ),
+        (
+            "issued long ago (not yet expired)",
+            spec().with_iat_offset(-900).with_exp_offset(600),
+            401,
+            "more than 10 minutes ago",
         ),
         (
             "unknown kid",
@@ -923,5 +988,169 @@ fn without_a_provider_sign_in_says_how_to_turn_it_on() {
             .as_str()
             .unwrap()
             .contains("RELAY_OIDC_CLIENT_ID")
+    );
+}
+
+/// Login CSRF: a one-time hand-off code someone else obtained (their own sign-in, sent as a
+/// link) does not sign this browser in.
+fn the_session_hand_off_belongs_to_the_browser_that_signed_in(server: Server, idp: OidcProvider) {
+    idp.sign_in_as(Identity::new("mallory@acme.com"));
+    let acme = tenant_url(&server, "acme");
+    let session_prefix = format!("{acme}/auth/session");
+    let mut mallory = Browser::new();
+    let link = mallory
+        .visit(&format!("{acme}/auth/login"), Some(&session_prefix))
+        .stopped_at
+        .unwrap();
+    let mut alice = Browser::new();
+    let lured = alice.request("GET", &link);
+    assert_eq!(
+        (lured.status, lured.error_code().as_str()),
+        (400, "state_mismatch")
+    );
+    assert_eq!(alice.cookie("acme.localhost", "relay_session"), None);
+    // The code is spent: nobody can use it any more.
+    let replay = mallory.request("GET", &link);
+    assert_eq!(
+        (replay.status, replay.error_code().as_str()),
+        (400, "invalid_grant")
+    );
+
+    // A hand-off on another tenant's host, and a code nobody issued.
+    let link = mallory
+        .visit(&format!("{acme}/auth/login"), Some(&session_prefix))
+        .stopped_at
+        .unwrap();
+    let moved = link.replace("acme.localhost", "globex.localhost");
+    let elsewhere = mallory.request("GET", &moved);
+    assert_eq!(
+        (elsewhere.status, elsewhere.error_code().as_str()),
+        (403, "wrong_tenant")
+    );
+    let unknown = mallory.request("GET", &format!("{session_prefix}?code=made-up"));
+    assert_eq!(
+        (unknown.status, unknown.error_code().as_str()),
+        (400, "invalid_grant")
+    );
+
+    // The browser that signed in gets its session, with the cookie attributes it needs.
+    let own = mallory.visit(&format!("{acme}/auth/login"), None);
+    assert_eq!(own.page.status, 200, "{:?}", own.trail);
+    let mut fresh = Browser::new();
+    let handoff_url = fresh
+        .visit(&format!("{acme}/auth/login"), Some(&session_prefix))
+        .stopped_at
+        .unwrap();
+    let handed = fresh.request("GET", &handoff_url);
+    assert_eq!(handed.status, 302);
+    let cookie = handed
+        .headers
+        .iter()
+        .find(|(name, value)| {
+            name.eq_ignore_ascii_case("set-cookie") && value.starts_with("relay_session=")
+        })
+        .map(|(_, value)| value.clone())
+        .unwrap();
+    for attribute in ["HttpOnly", "SameSite=Lax", "Path=/", "Max-Age=604800"] {
+        assert!(cookie.contains(attribute), "{cookie}");
+    }
+    assert!(!cookie.contains("Secure"), "plain http: {cookie}");
+}
+
+/// The provider's keys are cached: while it is down, people whose tokens carry a known key
+/// still sign in, and a token with an unknown key is refused at once.
+fn sign_in_goes_on_with_known_keys_while_the_provider_is_down(server: Server, idp: OidcProvider) {
+    let client = server.client();
+    let spec = TokenSpec::for_identity(&Identity::new("alice@acme.com"), CLIENT_ID);
+    assert_eq!(
+        exchange(&client, "acme.localhost", &idp.mint(&spec)).status,
+        200
+    );
+    let later = idp.mint(&spec);
+    let forged = idp.mint(&spec.clone().with_signing(Signing::UnknownKey));
+    drop(idp);
+    assert_eq!(exchange(&client, "acme.localhost", &later).status, 200);
+    let started = std::time::Instant::now();
+    let refused = exchange(&client, "acme.localhost", &forged);
+    assert_eq!(refused.status, 401, "{}", refused.json);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "no wait on the provider"
+    );
+}
+
+#[test]
+fn behind_https_cookies_are_secure_and_redirects_use_the_public_url() {
+    let idp = OidcProvider::start();
+    let issuer = idp.issuer();
+    let server = Server::start_with(relay_testkit::TestDatabase::sqlite(), |config| {
+        config.public_url = Some("https://localhost".into());
+        config.sso = Some(
+            trackd::SsoConfig::new(
+                &issuer,
+                CLIENT_ID,
+                Some(relay_testkit::oidc::CLIENT_SECRET.into()),
+            )
+            .unwrap(),
+        );
+    });
+    let client = server.client();
+    let start = client.send("GET", "/auth/login", "acme.localhost", None, None);
+    assert_eq!(start.status, 302);
+    let location = start.header("location").unwrap();
+    assert!(
+        location.starts_with("https://localhost/auth/login?"),
+        "{location}"
+    );
+    let handoff = start.header("set-cookie").unwrap();
+    for attribute in [
+        "relay_handoff=",
+        "HttpOnly",
+        "SameSite=Lax",
+        "Path=/auth",
+        "Secure",
+    ] {
+        assert!(handoff.contains(attribute), "{handoff}");
+    }
+    let path = location.trim_start_matches("https://localhost");
+    let to_provider = client.send("GET", path, "localhost", None, None);
+    assert_eq!(to_provider.status, 302, "{}", to_provider.json);
+    let authorize = to_provider.header("location").unwrap();
+    assert!(
+        authorize.contains(&format!(
+            "redirect_uri={}",
+            encode("https://localhost/auth/callback")
+        )),
+        "{authorize}"
+    );
+    let login = to_provider.header("set-cookie").unwrap();
+    for attribute in [
+        "relay_login=",
+        "HttpOnly",
+        "SameSite=Lax",
+        "Path=/auth",
+        "Secure",
+    ] {
+        assert!(login.contains(attribute), "{login}");
+    }
+}
+
+/// Sign-in routes write without a key; a flood from one address is slowed down.
+#[test]
+fn a_flood_of_sign_in_requests_is_rate_limited() {
+    let (server, _idp) = start(relay_testkit::TestDatabase::sqlite());
+    let client = server.client();
+    let limited = (0..1300)
+        .map(|_| client.send("POST", "/auth/token", "localhost", None, Some("{}")))
+        .find(|answer| answer.status == 429)
+        .expect("1,300 sign-in requests in a row are not all served");
+    assert_eq!(limited.code(), "rate_limited");
+    assert!(limited.header("retry-after").is_some());
+    // Keyed requests are not affected.
+    assert_eq!(
+        client
+            .get("/api/me", "acme.localhost", &server.acme.member_key)
+            .status,
+        200
     );
 }

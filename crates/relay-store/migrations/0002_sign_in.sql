@@ -5,11 +5,14 @@ ALTER TABLE tenants ADD COLUMN sso_require_hd BOOLEAN NOT NULL DEFAULT FALSE;
 
 -- A sign-in between /auth/login and /auth/callback. Not tenant data: the tenant is not known
 -- until the provider names the person (tenant_id is only the host the sign-in started on).
--- Keyed by the SHA-256 of the `state` sent to the provider; single use.
+-- Keyed by the SHA-256 of the `state` sent to the provider; single use. browser_hash binds it
+-- to the browser on the base domain, handoff_hash (browser sign-ins) to the same browser on the
+-- tenant host, where its session is made.
 CREATE TABLE IF NOT EXISTS login_flows (
     state_hash          TEXT PRIMARY KEY,
     tenant_id           TEXT REFERENCES tenants (id) ON DELETE CASCADE,
     browser_hash        TEXT NOT NULL,
+    handoff_hash        TEXT,
     nonce               TEXT NOT NULL,
     pkce_verifier       TEXT NOT NULL,
     client_redirect_uri TEXT,
@@ -30,6 +33,7 @@ CREATE TABLE IF NOT EXISTS auth_codes (
     purpose        TEXT NOT NULL CHECK (purpose IN ('cli', 'web')),
     code_challenge TEXT,
     redirect_uri   TEXT,
+    handoff_hash   TEXT,
     created_at     BIGINT NOT NULL,
     expires_at     BIGINT NOT NULL,
     used_at        BIGINT,

@@ -71,6 +71,16 @@ pub trait Store: Send + Sync {
     fn set_user_role(&self, tenant: &TenantId, user: &UserId, role: Role) -> Result<User>;
     /// A disabled user cannot sign in, and their keys and sessions stop working.
     fn set_user_disabled(&self, tenant: &TenantId, user: &UserId, disabled: bool) -> Result<User>;
+    /// Changes a user's role and/or disabled state as a tenant admin does: refused (`Conflict`)
+    /// when it would leave the tenant without an active admin, checked and changed in one
+    /// transaction so two admins demoting each other cannot both succeed.
+    fn update_user_guarded(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+        role: Option<Role>,
+        disabled: Option<bool>,
+    ) -> Result<User>;
 
     // --- API keys ---
 

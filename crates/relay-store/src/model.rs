@@ -122,6 +122,9 @@ pub struct LoginFlow {
     pub tenant: Option<TenantId>,
     /// SHA-256 (hex) of the random value in the browser's sign-in cookie.
     pub browser_hash: String,
+    /// For a browser sign-in: SHA-256 (hex) of the random value in its cookie on the tenant
+    /// host, which the session hand-off there must present.
+    pub handoff_hash: Option<String>,
     /// The nonce the ID token must carry.
     pub nonce: String,
     /// trackd's own PKCE verifier towards the provider.
@@ -169,6 +172,8 @@ pub struct AuthCode {
     pub purpose: CodePurpose,
     pub code_challenge: Option<String>,
     pub redirect_uri: Option<String>,
+    /// For a browser hand-off: the hash its tenant-host cookie must match.
+    pub handoff_hash: Option<String>,
     pub created_at: Timestamp,
     pub expires_at: Timestamp,
 }

@@ -13,6 +13,8 @@ on_every_backend!(
     one_time_codes_redeem_once_for_their_purpose,
     sessions_end_on_logout_expiry_and_disabling,
     hd_requirement_is_per_tenant,
+    racing_redemptions_spend_a_code_and_a_sign_in_once,
+    the_last_admin_stays_whatever_the_order,
 );
 
 fn first_sign_in_provisions_a_member_keyed_on_subject(store: &dyn Store) {
@@ -65,6 +67,7 @@ fn flow(state_hash: &str, now: Timestamp, cli: bool) -> LoginFlow {
         state_hash: state_hash.into(),
         tenant: None,
         browser_hash: "browser".into(),
+        handoff_hash: (!cli).then(|| "handoff".into()),
         nonce: "nonce".into(),
         pkce_verifier: "verifier".into(),
         cli: cli.then(|| CliLogin {
@@ -103,6 +106,7 @@ fn code(
         purpose,
         code_challenge: Some("challenge".into()),
         redirect_uri: Some("http://127.0.0.1:5000/callback".into()),
+        handoff_hash: (purpose == CodePurpose::Web).then(|| "handoff".into()),
         created_at: now,
         expires_at: Timestamp::from_millis(now.as_millis() + 300_000),
     }
@@ -212,4 +216,66 @@ fn hd_requirement_is_per_tenant(store: &dyn Store) {
         store.set_tenant_requires_hd(&gone, true),
         Err(StoreError::NotFound(_))
     ));
+}
+
+fn racing_redemptions_spend_a_code_and_a_sign_in_once(store: &dyn Store) {
+    let acme = store.create_tenant(&slug("acme"), "Acme", &[]).unwrap();
+    let alice = store
+        .provision_user(&acme.id, &email("alice@acme.com"), "sub-alice")
+        .unwrap();
+    let now = Timestamp::now();
+    store
+        .issue_auth_code(&code("race", &acme.id, &alice.id, CodePurpose::Cli, now))
+        .unwrap();
+    store.start_login(&flow("race-state", now, true)).unwrap();
+    let (codes, flows) = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..8)
+            .map(|_| {
+                scope.spawn(|| {
+                    let code = store
+                        .redeem_auth_code("race", CodePurpose::Cli, now)
+                        .unwrap();
+                    let flow = store.take_login("race-state", now).unwrap();
+                    (code, flow)
+                })
+            })
+            .collect();
+        let results: Vec<_> = workers.into_iter().map(|w| w.join().unwrap()).collect();
+        let codes = results
+            .iter()
+            .filter(|(code, _)| matches!(code, Redemption::Redeemed(_)))
+            .count();
+        let flows = results.iter().filter(|(_, flow)| flow.is_some()).count();
+        (codes, flows)
+    });
+    assert_eq!((codes, flows), (1, 1));
+}
+
+fn the_last_admin_stays_whatever_the_order(store: &dyn Store) {
+    let acme = store.create_tenant(&slug("acme"), "Acme", &[]).unwrap();
+    let a = store
+        .create_user(&acme.id, &email("a@acme.com"), Role::Admin)
+        .unwrap();
+    let b = store
+        .create_user(&acme.id, &email("b@acme.com"), Role::Admin)
+        .unwrap();
+    // Two admins demote each other at once: one succeeds, one is refused.
+    let outcomes = std::thread::scope(|scope| {
+        let first =
+            scope.spawn(|| store.update_user_guarded(&acme.id, &a.id, Some(Role::Member), None));
+        let second = scope.spawn(|| store.update_user_guarded(&acme.id, &b.id, None, Some(true)));
+        [first.join().unwrap(), second.join().unwrap()]
+    });
+    let refused = outcomes
+        .iter()
+        .filter(|outcome| matches!(outcome, Err(StoreError::Conflict(_))))
+        .count();
+    assert_eq!(refused, 1, "{outcomes:?}");
+    let active_admins = store
+        .list_users(&acme.id)
+        .unwrap()
+        .into_iter()
+        .filter(|user| user.role == Role::Admin && !user.disabled)
+        .count();
+    assert_eq!(active_admins, 1);
 }

@@ -57,6 +57,18 @@ pub fn run(paths: &Paths, args: &LoginArgs) -> anyhow::Result<()> {
         )?,
     };
     let server = check_server(&server)?;
+    let local = server.strip_prefix("http://").is_some_and(|authority| {
+        let name = authority
+            .rsplit_once(':')
+            .map_or(authority, |(name, _)| name);
+        matches!(name, "127.0.0.1" | "[::1]" | "localhost") || name.ends_with(".localhost")
+    });
+    if server.starts_with("http://") && !local {
+        bail!(
+            "{server} is plain http: a sign-in code and an API key would cross the network \
+             unencrypted; use https:// (http:// is for a server on this machine)"
+        );
+    }
     if args.api_key_stdin {
         key_from_stdin(paths, &server)
     } else {
@@ -181,8 +193,16 @@ fn open_browser(url: &str) {
 /// refusal), or `timeout` passes.
 fn wait_for_code(listener: &TcpListener, state: &str, timeout: Duration) -> anyhow::Result<String> {
     listener.set_nonblocking(true)?;
-    let deadline = Instant::now() + timeout;
+    let deadline = Instant::now()
+        .checked_add(timeout)
+        .context("--timeout is too large")?;
     loop {
+        if Instant::now() >= deadline {
+            bail!(
+                "the browser did not come back within {} s: run relay-mcp login again",
+                timeout.as_secs()
+            );
+        }
         match listener.accept() {
             Ok((stream, _)) => {
                 if let Some(outcome) = answer_browser(stream, state) {
@@ -190,12 +210,6 @@ fn wait_for_code(listener: &TcpListener, state: &str, timeout: Duration) -> anyh
                 }
             }
             Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => {
-                if Instant::now() >= deadline {
-                    bail!(
-                        "the browser did not come back within {} s: run relay-mcp login again",
-                        timeout.as_secs()
-                    );
-                }
                 std::thread::sleep(Duration::from_millis(50));
             }
             Err(err) => return Err(err).context("waiting for the browser"),
@@ -207,17 +221,18 @@ fn wait_for_code(listener: &TcpListener, state: &str, timeout: Duration) -> anyh
 /// a stale tab): keep waiting.
 fn answer_browser(stream: TcpStream, state: &str) -> Option<anyhow::Result<String>> {
     stream.set_nonblocking(false).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    let mut reader = BufReader::new(stream.try_clone().ok()?);
+    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    // At most 16 KiB and 5 s for the whole head: a client that dawdles is dropped.
+    let started = Instant::now();
+    let mut reader = BufReader::new(stream.try_clone().ok()?).take(16 * 1024);
     let mut request_line = String::new();
-    reader
-        .by_ref()
-        .take(8192)
-        .read_line(&mut request_line)
-        .ok()?;
+    reader.read_line(&mut request_line).ok()?;
     // The rest of the head is not needed; read it so the browser sees a clean answer.
     let mut line = String::new();
-    while reader.by_ref().take(8192).read_line(&mut line).ok()? > 2 {
+    while reader.read_line(&mut line).ok()? > 2 {
+        if started.elapsed() > Duration::from_secs(5) {
+            return None;
+        }
         line.clear();
     }
     let target = request_line.split_whitespace().nth(1).unwrap_or("");

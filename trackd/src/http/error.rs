@@ -116,3 +116,18 @@ pub(crate) fn empty_response(status: StatusCode) -> Response<Body> {
     *response.status_mut() = status;
     response
 }
+
+/// 429 with `Retry-After`: what a client that sends too much is told.
+pub(crate) fn rate_limited(message: &str, wait: std::time::Duration) -> Response<Body> {
+    let mut response = ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+        format!("{message}; retry in {} s", wait.as_secs()),
+    )
+    .into_response();
+    response.headers_mut().insert(
+        header::RETRY_AFTER,
+        header::HeaderValue::from(wait.as_secs()),
+    );
+    response
+}

@@ -17,7 +17,9 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 pub(crate) use body::{read_json, read_json_bytes};
-pub(crate) use error::{ApiError, Body, empty_response, json_response, text_response};
+pub(crate) use error::{
+    ApiError, Body, empty_response, json_response, rate_limited, text_response,
+};
 pub(crate) use query::parse as parse_query;
 
 use crate::AppState;

@@ -136,7 +136,8 @@ pub(crate) async fn handle(
     let route = Route::of(&method, request.uri().path());
     let label = route.label();
     let timeout = state.config.limits.request_timeout;
-    let response = match tokio::time::timeout(timeout, dispatch(&state, route, request)).await {
+    let response = match tokio::time::timeout(timeout, dispatch(&state, route, request, peer)).await
+    {
         Ok(Ok(response)) => response,
         Ok(Err(err)) => err.into_response(),
         Err(_) => ApiError::new(
@@ -157,7 +158,18 @@ async fn dispatch(
     state: &AppState,
     route: Route,
     request: Request<Incoming>,
+    peer: SocketAddr,
 ) -> Result<Response<Body>, ApiError> {
+    if matches!(
+        route,
+        Route::Login | Route::Callback | Route::Session | Route::Token
+    ) && let Err(wait) = state.sign_in_limiter.take(&peer.ip(), 1)
+    {
+        return Ok(super::rate_limited(
+            "too many sign-in requests from this address",
+            wait,
+        ));
+    }
     match route {
         Route::Health => routes::health::get(state).await,
         Route::TlsAllowed => routes::internal::tls_allowed(state, &request).await,

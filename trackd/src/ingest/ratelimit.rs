@@ -1,7 +1,9 @@
-//! A token bucket per API key, counted in events: a key may send `rate` events a minute, with
-//! bursts up to a minute's worth. Per process and safe to lose (architecture.md, Deployment).
+//! A token bucket per API key (events), or per client address (sign-in requests): `rate` a
+//! minute, with bursts up to a minute's worth. Per process and safe to lose (architecture.md,
+//! Deployment).
 
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -14,12 +16,12 @@ struct Bucket {
     updated: Instant,
 }
 
-pub(crate) struct RateLimiter {
+pub(crate) struct RateLimiter<K = ApiKeyId> {
     per_minute: f64,
-    buckets: Mutex<HashMap<ApiKeyId, Bucket>>,
+    buckets: Mutex<HashMap<K, Bucket>>,
 }
 
-impl RateLimiter {
+impl<K: Hash + Eq + Clone> RateLimiter<K> {
     pub(crate) fn new(per_minute: u32) -> Self {
         Self {
             per_minute: f64::from(per_minute.max(1)),
@@ -28,11 +30,11 @@ impl RateLimiter {
     }
 
     /// Takes `events` tokens from the key's bucket, or says how long to wait before retrying.
-    pub(crate) fn take(&self, key: &ApiKeyId, events: usize) -> Result<(), Duration> {
+    pub(crate) fn take(&self, key: &K, events: usize) -> Result<(), Duration> {
         self.take_at(key, events, Instant::now())
     }
 
-    fn take_at(&self, key: &ApiKeyId, events: usize, now: Instant) -> Result<(), Duration> {
+    fn take_at(&self, key: &K, events: usize, now: Instant) -> Result<(), Duration> {
         let per_second = self.per_minute / 60.0;
         // A body larger than the whole bucket may pass when the bucket is full, or never would.
         let cost = (events as f64).min(self.per_minute);

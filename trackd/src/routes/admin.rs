@@ -108,34 +108,14 @@ pub(crate) async fn update_user(
     let tenant = principal.tenant.id.clone();
     let user_id = UserId::from_stored(id.to_owned());
     let user = state
-        .db(move |store| {
-            let Some(user) = store.user_by_id(&tenant, &user_id)? else {
-                return Ok(None);
-            };
-            let stays_admin = change.role.unwrap_or(user.role) == Role::Admin
-                && !change.disabled.unwrap_or(user.disabled);
-            let other_admins = store
-                .list_users(&tenant)?
-                .iter()
-                .filter(|other| other.id != user.id && other.role == Role::Admin && !other.disabled)
-                .count();
-            if user.role == Role::Admin && !user.disabled && !stays_admin && other_admins == 0 {
-                return Err(relay_store::StoreError::Conflict(format!(
-                    "{} is the last admin: make someone else admin first",
-                    user.email
-                )));
+        .db(move |store| store.update_user_guarded(&tenant, &user_id, change.role, change.disabled))
+        .await
+        .map_err(|err| match err.status {
+            StatusCode::NOT_FOUND => {
+                ApiError::not_found(format!("no user {id} in this organization"))
             }
-            let mut user = user;
-            if let Some(role) = change.role {
-                user = store.set_user_role(&tenant, &user.id, role)?;
-            }
-            if let Some(disabled) = change.disabled {
-                user = store.set_user_disabled(&tenant, &user.id, disabled)?;
-            }
-            Ok(Some(user))
-        })
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("no user {id} in this organization")))?;
+            _ => err,
+        })?;
     Ok(json(
         StatusCode::OK,
         &serde_json::json!({ "user": UserView::from(&user) }),

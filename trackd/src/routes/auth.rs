@@ -30,6 +30,8 @@ use crate::tenancy::{self, HostTenant};
 const LOGIN_COOKIE: &str = "relay_login";
 /// The dashboard session cookie (tenant host).
 pub(crate) const SESSION_COOKIE: &str = "relay_session";
+/// Binds a browser sign-in to the browser on its tenant host, for the session hand-off.
+const HANDOFF_COOKIE: &str = "relay_handoff";
 /// A sign-in must come back from the provider within this time.
 const LOGIN_TTL: Duration = Duration::from_secs(10 * 60);
 /// One-time codes expire after this time.
@@ -76,6 +78,10 @@ fn sso_error(err: SsoError) -> ApiError {
             tracing::warn!("sign-in provider: {err}");
             ApiError::new(StatusCode::BAD_GATEWAY, "sso_unavailable", err.to_string())
         }
+        SsoError::Refused(_) => {
+            tracing::info!("sign-in provider: {err}");
+            ApiError::bad_request("sso_refused", err.to_string())
+        }
         SsoError::Token(_) => {
             tracing::info!("refused an ID token: {err}");
             ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token", err.to_string())
@@ -106,6 +112,11 @@ fn add_cookie(response: &mut Response<Body>, cookie: &str) {
 }
 
 /// `GET /auth/login`: starts a sign-in.
+///
+/// A CLI sign-in may start on any host (PKCE binds its code to the CLI). A browser sign-in
+/// starts on its tenant host, which sets a hand-off cookie so that only this browser can turn
+/// the result into a session there; from the base domain, the person's email (`login_hint`,
+/// the landing page's form) names the tenant host to start on.
 pub(crate) async fn login(
     state: &AppState,
     request: &Request<Incoming>,
@@ -113,19 +124,43 @@ pub(crate) async fn login(
     let oidc = provider(state)?;
     let params = parse_query(request.uri().query());
     let host = tenancy::resolve(state, request).await?;
-    // The callback, and so the browser cookie, live on the base domain: start there.
+    let cli = cli_request(&params)?;
+    let hint = params.get("login_hint").filter(|hint| !hint.is_empty());
+    // The callback, and so the sign-in cookie, live on the base domain: go on there.
     if !matches!(host, HostTenant::Base) {
-        let mut pairs: Vec<(&str, &str)> = params
-            .iter()
-            .filter(|(key, _)| key.as_str() != "tenant")
-            .map(|(key, value)| (key.as_str(), value.as_str()))
-            .collect();
-        pairs.sort();
+        let mut pairs: Vec<(&str, &str)> = [
+            "redirect_uri",
+            "state",
+            "code_challenge",
+            "code_challenge_method",
+            "login_hint",
+        ]
+        .into_iter()
+        .filter_map(|key| params.get(key).map(|value| (key, value.as_str())))
+        .collect();
+        let mut response_cookie = None;
+        let handoff_hash;
         if let HostTenant::Tenant(tenant) = &host {
             pairs.push(("tenant", tenant.slug.as_str()));
+            if cli.is_none() {
+                let handoff = sso::random_token();
+                handoff_hash = sso::sha256_hex(&handoff);
+                pairs.push(("handoff", handoff_hash.as_str()));
+                response_cookie = Some(sso::set_cookie(
+                    HANDOFF_COOKIE,
+                    &handoff,
+                    "/auth",
+                    LOGIN_TTL.as_secs(),
+                    state.public_url.secure(),
+                ));
+            }
         }
         let base = format!("{}/auth/login", state.public_url.base());
-        return Ok(redirect(&sso::with_query(&base, &pairs)));
+        let mut response = redirect(&sso::with_query(&base, &pairs));
+        if let Some(cookie) = response_cookie {
+            add_cookie(&mut response, &cookie);
+        }
+        return Ok(response);
     }
 
     let tenant = match params.get("tenant") {
@@ -134,7 +169,33 @@ pub(crate) async fn login(
             ApiError::not_found(format!("no organization {slug:?} on this server"))
         })?),
     };
-    let cli = cli_request(&params)?;
+    let handoff_hash = params
+        .get("handoff")
+        .filter(|hash| hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit()))
+        .cloned();
+    if cli.is_none() && (tenant.is_none() || handoff_hash.is_none()) {
+        // A browser sign-in must start on its tenant host: find it.
+        let slug = match (&tenant, hint) {
+            (Some(tenant), _) => tenant.slug.to_string(),
+            (None, Some(hint)) => tenant_of_email(state, hint).await?.slug.to_string(),
+            (None, None) => {
+                return Err(ApiError::bad_request(
+                    "invalid_request",
+                    format!(
+                        "say who you are: sign in from your organization's address \
+                         ({}), or give your work email as login_hint",
+                        state.public_url.tenant("<organization>")
+                    ),
+                ));
+            }
+        };
+        let start = format!("{}/auth/login", state.public_url.tenant(&slug));
+        let pairs: Vec<(&str, &str)> = hint
+            .map(|hint| ("login_hint", hint.as_str()))
+            .into_iter()
+            .collect();
+        return Ok(redirect(&sso::with_query(&start, &pairs)));
+    }
 
     let flow_state = sso::random_token();
     let browser = sso::random_token();
@@ -145,6 +206,7 @@ pub(crate) async fn login(
         state_hash: sso::sha256_hex(&flow_state),
         tenant: tenant.as_ref().map(|tenant| tenant.id.clone()),
         browser_hash: sso::sha256_hex(&browser),
+        handoff_hash: if cli.is_none() { handoff_hash } else { None },
         nonce: nonce.clone(),
         pkce_verifier: verifier.clone(),
         cli,
@@ -166,7 +228,7 @@ pub(crate) async fn login(
         ("code_challenge", challenge.as_str()),
         ("code_challenge_method", "S256"),
     ];
-    if let Some(hint) = params.get("login_hint") {
+    if let Some(hint) = hint {
         pairs.push(("login_hint", hint.as_str()));
     }
     let mut response = redirect(&sso::with_query(&metadata.authorization_endpoint, &pairs));
@@ -181,6 +243,34 @@ pub(crate) async fn login(
         ),
     );
     Ok(response)
+}
+
+/// The tenant owning an email address's domain, or a refusal a person understands.
+async fn tenant_of_email(state: &AppState, email: &str) -> Result<Tenant, ApiError> {
+    let email = Email::parse(email).map_err(|_| {
+        ApiError::bad_request(
+            "invalid_request",
+            format!("{email:?} is not an email address"),
+        )
+    })?;
+    let domain = email.domain();
+    let lookup = domain.clone();
+    state
+        .db(move |store| store.tenant_by_domain(&lookup))
+        .await?
+        .ok_or_else(|| unknown_domain(&email))
+}
+
+fn unknown_domain(email: &Email) -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "unknown_domain",
+        format!(
+            "{email} belongs to no organization on this server: an administrator adds {} to \
+             your organization first",
+            email.domain()
+        ),
+    )
 }
 
 /// The CLI's part of `/auth/login`: all of `redirect_uri`, `state` and an S256
@@ -261,14 +351,22 @@ pub(crate) async fn callback(
     };
     let mut response = match (outcome, &flow.cli) {
         (Ok((tenant, user)), Some(cli)) => {
-            let code = issue_code(state, &tenant, &user, CodePurpose::Cli, Some(cli)).await?;
+            let code = issue_code(state, &tenant, &user, CodePurpose::Cli, Some(cli), None).await?;
             redirect(&sso::with_query(
                 &cli.redirect_uri,
                 &[("code", code.as_str()), ("state", cli.state.as_str())],
             ))
         }
         (Ok((tenant, user)), None) => {
-            let code = issue_code(state, &tenant, &user, CodePurpose::Web, None).await?;
+            let code = issue_code(
+                state,
+                &tenant,
+                &user,
+                CodePurpose::Web,
+                None,
+                flow.handoff_hash.clone(),
+            )
+            .await?;
             let session = format!(
                 "{}/auth/session",
                 state.public_url.tenant(tenant.slug.as_str())
@@ -364,20 +462,11 @@ async fn person(
             ),
         ));
     }
-    let domain = email.domain();
-    let lookup = domain.clone();
+    let lookup = email.domain();
     let tenant = state
         .db(move |store| store.tenant_by_domain(&lookup))
         .await?
-        .ok_or_else(|| {
-            refused(
-                "unknown_domain",
-                format!(
-                    "{email} belongs to no organization on this server: an administrator adds \
-                     {domain} to your organization first"
-                ),
-            )
-        })?;
+        .ok_or_else(|| unknown_domain(&email))?;
     if let Some(expected) = expected
         && expected.id != tenant.id
     {
@@ -443,6 +532,7 @@ async fn issue_code(
     user: &User,
     purpose: CodePurpose,
     cli: Option<&CliLogin>,
+    handoff_hash: Option<String>,
 ) -> Result<String, ApiError> {
     let code = sso::random_token();
     let stored = AuthCode {
@@ -452,6 +542,7 @@ async fn issue_code(
         purpose,
         code_challenge: cli.map(|cli| cli.code_challenge.clone()),
         redirect_uri: cli.map(|cli| cli.redirect_uri.clone()),
+        handoff_hash,
         created_at: Timestamp::now(),
         expires_at: later(CODE_TTL),
     };
@@ -489,6 +580,15 @@ pub(crate) async fn session(
             "this sign-in belongs to another organization's address",
         ));
     }
+    let same_browser = sso::cookie(request, HANDOFF_COOKIE).is_some_and(|value| {
+        code.handoff_hash.as_deref() == Some(sso::sha256_hex(&value).as_str())
+    });
+    if !same_browser {
+        return Err(ApiError::bad_request(
+            "state_mismatch",
+            "this sign-in was started in another browser: sign in here instead",
+        ));
+    }
     let id = sso::random_token();
     let id_hash = sso::sha256_hex(&id);
     let expires_at = later(SESSION_TTL);
@@ -498,6 +598,10 @@ pub(crate) async fn session(
         })
         .await?;
     let mut response = redirect("/");
+    add_cookie(
+        &mut response,
+        &sso::set_cookie(HANDOFF_COOKIE, "", "/auth", 0, state.public_url.secure()),
+    );
     add_cookie(
         &mut response,
         &sso::set_cookie(
@@ -644,7 +748,8 @@ pub(crate) async fn token(
                     format!("subject_token_type must be {ID_TOKEN_TYPE}"),
                 ));
             }
-            let claims = with_provider(&oidc, move |oidc| oidc.verify(&subject, None)).await?;
+            let claims =
+                with_provider(&oidc, move |oidc| oidc.verify_for_exchange(&subject)).await?;
             let expected = match &host {
                 HostTenant::Tenant(tenant) => Some(tenant.as_ref().clone()),
                 _ => None,

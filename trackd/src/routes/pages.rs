@@ -76,11 +76,22 @@ pub(crate) async fn home(
             };
             Ok(page(&format!("{} · Relay", tenant.name), &body))
         }
-        HostTenant::Base | HostTenant::Other => Ok(page(
-            "Relay",
-            &format!(
-                "<h1>Relay</h1><p>Your company's Claude Code skills, and how much they are used.</p>{sign_in}"
-            ),
-        )),
+        HostTenant::Base | HostTenant::Other => {
+            // Which organization is found from the work email, so the form asks for it.
+            let sign_in = if state.sso.is_some() {
+                "<form method=\"get\" action=\"/auth/login\"><p><label>Work email \
+                 <input type=\"email\" name=\"login_hint\" required \
+                 placeholder=\"you@company.com\" autocomplete=\"email\"></label> \
+                 <button>Sign in</button></p></form>"
+            } else {
+                sign_in
+            };
+            Ok(page(
+                "Relay",
+                &format!(
+                    "<h1>Relay</h1><p>Your company's Claude Code skills, and how much they are used.</p>{sign_in}"
+                ),
+            ))
+        }
     }
 }

@@ -2,14 +2,14 @@
 //! rate-limit, hand to the writer, and answer 202 only once the events are committed.
 
 use hyper::body::Incoming;
-use hyper::{Request, Response, StatusCode, header};
+use hyper::{Request, Response, StatusCode};
 use relay_api::track::{BodyError, Rejected, TrackBody, TrackResponse};
 use relay_core::{EventBatch, NewEvent, SkillId, Timestamp};
 use relay_store::{Principal, RejectReason, StoreError};
 
 use super::json;
 use crate::AppState;
-use crate::http::{ApiError, Body, parse_query, read_json_bytes};
+use crate::http::{ApiError, Body, parse_query, rate_limited, read_json_bytes};
 
 pub(crate) async fn post(
     state: &AppState,
@@ -46,20 +46,7 @@ pub(crate) async fn post(
     };
 
     if let Err(wait) = state.limiter.take(&principal.key.id, parsed.len()) {
-        let mut response = ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
-            format!(
-                "too many events from this key; retry in {} s",
-                wait.as_secs()
-            ),
-        )
-        .into_response();
-        response.headers_mut().insert(
-            header::RETRY_AFTER,
-            header::HeaderValue::from(wait.as_secs()),
-        );
-        return Ok(response);
+        return Ok(rate_limited("too many events from this key", wait));
     }
 
     let mut rejected = Vec::new();

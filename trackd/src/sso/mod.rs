@@ -13,13 +13,27 @@ pub(crate) use oidc::{Oidc, SsoError};
 /// Google, unless `RELAY_OIDC_ISSUER` names another provider.
 pub const DEFAULT_ISSUER: &str = "https://accounts.google.com";
 
-/// The OIDC client trackd is (`RELAY_OIDC_*`). SSO is on when this is configured.
-#[derive(Debug, Clone)]
+/// The OIDC client trackd is (`RELAY_OIDC_*`). SSO is on when this is configured. `Debug`
+/// never shows the secret.
+#[derive(Clone)]
 pub struct SsoConfig {
     pub issuer: String,
     pub client_id: String,
     /// Confidential clients (Google's web clients) have one; a public client with PKCE may not.
     pub client_secret: Option<String>,
+}
+
+impl std::fmt::Debug for SsoConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SsoConfig")
+            .field("issuer", &self.issuer)
+            .field("client_id", &self.client_id)
+            .field(
+                "client_secret",
+                &self.client_secret.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
 }
 
 impl SsoConfig {
@@ -155,21 +169,27 @@ pub(crate) fn is_pkce_value(value: &str) -> bool {
 }
 
 /// Only a program on the person's own machine may receive a CLI sign-in code:
-/// `http://127.0.0.1:<port>/…`, `http://[::1]:<port>/…` or `http://localhost:<port>/…`.
+/// `http://127.0.0.1:<port>/…` or `http://[::1]:<port>/…` (IP literals, as RFC 8252 §8.3
+/// advises: a name could be resolved elsewhere), in plain printable ASCII.
 pub(crate) fn is_loopback_redirect(uri: &str) -> bool {
     let Some(rest) = uri.strip_prefix("http://") else {
         return false;
     };
-    let authority = rest.split(['/', '?']).next().unwrap_or("");
-    if uri.contains('#') || authority.contains('@') {
+    if uri.len() > 2048 || !uri.bytes().all(|b| b.is_ascii_graphic()) || uri.contains('#') {
         return false;
     }
+    let authority = rest.split(['/', '?']).next().unwrap_or("");
     let (host, port) = match authority.rsplit_once(':') {
         Some((host, port)) => (host, Some(port)),
         None => (authority, None),
     };
-    let port_ok = port.is_none_or(|port| port.parse::<u16>().is_ok_and(|port| port > 0));
-    port_ok && matches!(host, "127.0.0.1" | "[::1]" | "localhost")
+    let port_ok = port.is_none_or(|port| {
+        !port.is_empty()
+            && port.len() <= 5
+            && port.bytes().all(|b| b.is_ascii_digit())
+            && port.parse::<u16>().is_ok_and(|port| port > 0)
+    });
+    port_ok && matches!(host, "127.0.0.1" | "[::1]")
 }
 
 /// `base` with `pairs` appended to its query string, percent-encoded.
@@ -232,8 +252,8 @@ mod tests {
         for good in [
             "http://127.0.0.1:53682/callback",
             "http://[::1]:9/cb",
-            "http://localhost:8000/",
             "http://127.0.0.1/callback",
+            "http://127.0.0.1:8000/cb?x=1",
         ] {
             assert!(is_loopback_redirect(good), "{good}");
         }
@@ -246,6 +266,11 @@ mod tests {
             "http://127.0.0.1:0/cb",
             "http://127.0.0.1:99999/cb",
             "http://127.0.0.1:5/cb#frag",
+            "http://localhost:8000/",
+            "http://127.0.0.1:+80/cb",
+            "http://127.0.0.1:5/c\r\nSet-Cookie:x=1",
+            "http://127.0.0.1:5/c b",
+            "http://127.0.0.1:5/caf\u{e9}",
             "javascript:alert(1)",
             "",
         ] {
@@ -257,7 +282,7 @@ mod tests {
     fn pkce_matches_rfc_7636_example() {
         assert_eq!(
             pkce_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
-            "E9Melhoa2OwvFrEMTJguCQaoeSZ6YR0I8hSzNUv9r9Q"
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
         );
         assert!(is_pkce_value("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"));
         assert!(!is_pkce_value("short"));
@@ -273,6 +298,14 @@ mod tests {
         assert_eq!(local.tenant("acme"), "http://acme.localhost:8080");
         assert!(PublicUrl::parse("https://other.example.com", "relay.example.com").is_err());
         assert!(PublicUrl::parse("ftp://relay.example.com", "relay.example.com").is_err());
+    }
+
+    #[test]
+    fn the_client_secret_never_shows_in_debug_output() {
+        let config = SsoConfig::new(DEFAULT_ISSUER, "id", Some("hunter2".into())).unwrap();
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("<redacted>"), "{shown}");
     }
 
     #[test]

@@ -15,12 +15,14 @@ use super::SsoConfig;
 
 /// Clock difference tolerated between trackd and the provider for `exp`, `nbf` and `iat`.
 pub(crate) const CLOCK_SKEW: Duration = Duration::from_secs(60);
-/// An unknown `kid` re-fetches the JWKS at most this often: a stream of forged tokens cannot
-/// make trackd hammer the provider.
-const JWKS_REFETCH_INTERVAL: Duration = Duration::from_secs(10);
+/// The provider's keys (and discovery document) are fetched at most this often, whatever
+/// happens: a stream of forged `kid`s or a failing provider cannot make trackd hammer it.
+const REFETCH_INTERVAL: Duration = Duration::from_secs(10);
 /// Keys are re-read this often even when every `kid` is known, so removed keys stop working.
 const JWKS_MAX_AGE: Duration = Duration::from_secs(3600);
 const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
+/// Token exchange takes ID tokens issued at most this long ago.
+pub(crate) const EXCHANGE_MAX_AGE: Duration = Duration::from_secs(10 * 60);
 
 /// Why a sign-in could not go on. Messages are for people; none carries a token.
 #[derive(Debug, thiserror::Error)]
@@ -31,6 +33,9 @@ pub(crate) enum SsoError {
     Provider(String),
     #[error("the ID token was refused: {0}")]
     Token(String),
+    /// The provider answered, and said no (a 4xx from its token endpoint).
+    #[error("the sign-in provider refused: {0}")]
+    Refused(String),
 }
 
 /// The provider's discovery document, the parts trackd uses.
@@ -82,18 +87,54 @@ impl IdClaims {
     }
 }
 
-#[derive(Default)]
-struct KeyCache {
-    keys: Option<JwkSet>,
+/// A value fetched from the provider, and when it was last tried. Nobody holds the lock while
+/// fetching: the first caller marks the attempt and fetches, the others use what is cached (or
+/// are told to try again shortly), so a slow or failing provider ties up one thread, not all.
+struct Fetched<T> {
+    value: Option<T>,
     fetched_at: Option<Instant>,
+    attempted_at: Option<Instant>,
+}
+
+impl<T> Default for Fetched<T> {
+    fn default() -> Self {
+        Self {
+            value: None,
+            fetched_at: None,
+            attempted_at: None,
+        }
+    }
+}
+
+impl<T> Fetched<T> {
+    /// Whether a fetch may start now (none for [`REFETCH_INTERVAL`]); marks the attempt.
+    fn claim_attempt(&mut self) -> bool {
+        if self
+            .attempted_at
+            .is_some_and(|at| at.elapsed() < REFETCH_INTERVAL)
+        {
+            return false;
+        }
+        self.attempted_at = Some(Instant::now());
+        true
+    }
 }
 
 /// The provider, as trackd knows it: discovery and keys, fetched on first need and cached.
 pub(crate) struct Oidc {
     config: SsoConfig,
+    /// Issuers the ID token's `iss` may name: the configured one (and, for Google, the
+    /// scheme-less form Google also issues).
+    issuers: Vec<String>,
     http: ureq::Agent,
-    metadata: Mutex<Option<Arc<Metadata>>>,
-    keys: Mutex<KeyCache>,
+    metadata: Mutex<Fetched<Arc<Metadata>>>,
+    keys: Mutex<Fetched<Arc<JwkSet>>>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Oidc {
@@ -105,11 +146,16 @@ impl Oidc {
             .user_agent(concat!("trackd/", env!("CARGO_PKG_VERSION")))
             .build()
             .new_agent();
+        let mut issuers = vec![config.issuer.clone()];
+        if config.issuer == super::DEFAULT_ISSUER {
+            issuers.push("accounts.google.com".to_owned());
+        }
         Self {
             config,
+            issuers,
             http,
-            metadata: Mutex::new(None),
-            keys: Mutex::new(KeyCache::default()),
+            metadata: Mutex::new(Fetched::default()),
+            keys: Mutex::new(Fetched::default()),
         }
     }
 
@@ -117,14 +163,19 @@ impl Oidc {
         &self.config
     }
 
-    /// The discovery document, fetched once. Its `issuer` must be the configured one exactly.
+    /// The discovery document, fetched once (a failed fetch is retried at most every 10 s).
+    /// Its `issuer` must be the configured one exactly.
     pub(crate) fn metadata(&self) -> Result<Arc<Metadata>, SsoError> {
-        let mut cached = self
-            .metadata
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(metadata) = cached.as_ref() {
-            return Ok(metadata.clone());
+        {
+            let mut cached = lock(&self.metadata);
+            if let Some(metadata) = &cached.value {
+                return Ok(metadata.clone());
+            }
+            if !cached.claim_attempt() {
+                return Err(SsoError::Unreachable(
+                    "its discovery document could not be read moments ago".into(),
+                ));
+            }
         }
         let url = format!(
             "{}/.well-known/openid-configuration",
@@ -139,7 +190,9 @@ impl Oidc {
             )));
         }
         let metadata = Arc::new(metadata);
-        *cached = Some(metadata.clone());
+        let mut cached = lock(&self.metadata);
+        cached.value = Some(metadata.clone());
+        cached.fetched_at = Some(Instant::now());
         Ok(metadata)
     }
 
@@ -189,10 +242,18 @@ impl Oidc {
         })?;
         if status != 200 {
             let error = body["error"].as_str().unwrap_or("error");
-            let description = body["error_description"].as_str().unwrap_or("");
-            return Err(SsoError::Provider(format!(
-                "the code exchange failed ({status} {error}) {description}"
-            )));
+            let description: String = body["error_description"]
+                .as_str()
+                .unwrap_or("")
+                .chars()
+                .take(200)
+                .collect();
+            let message = format!("the code exchange failed ({status} {error}) {description}");
+            return Err(if (400..500).contains(&status) {
+                SsoError::Refused(format!("{message}; sign in again"))
+            } else {
+                SsoError::Provider(message)
+            });
         }
         body["id_token"]
             .as_str()
@@ -211,6 +272,12 @@ impl Oidc {
             }
             _ => refuse("it is not a JWT"),
         })?;
+        // An OAuth access token in JWT form (RFC 9068) is not an ID token, even for this client.
+        if header.typ.as_deref().is_some_and(|typ| {
+            typ.eq_ignore_ascii_case("at+jwt") || typ.eq_ignore_ascii_case("application/at+jwt")
+        }) {
+            return Err(refuse("it is an access token, not an ID token"));
+        }
         if !matches!(header.alg, Algorithm::RS256 | Algorithm::ES256) {
             return Err(SsoError::Token(format!(
                 "it is signed with {:?}; only RS256 and ES256 are accepted",
@@ -231,7 +298,7 @@ impl Oidc {
         let key = DecodingKey::from_jwk(&jwk)
             .map_err(|_| refuse("the provider publishes a key trackd cannot use"))?;
         let mut validation = Validation::new(header.alg);
-        validation.set_issuer(&[self.config.issuer.as_str()]);
+        validation.set_issuer(&self.issuers);
         validation.set_audience(&[self.config.client_id.as_str()]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         validation.validate_nbf = true;
@@ -275,45 +342,75 @@ impl Oidc {
         Ok(claims)
     }
 
-    /// The published key with this `kid`. An unknown `kid` re-reads the JWKS (the provider may
-    /// have rotated its keys), at most once per [`JWKS_REFETCH_INTERVAL`].
-    fn key_for(&self, kid: Option<&str>) -> Result<Jwk, SsoError> {
-        let mut cache = self
-            .keys
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let stale = cache
-            .fetched_at
-            .is_none_or(|at| at.elapsed() >= JWKS_MAX_AGE);
-        if stale {
-            self.refresh_keys(&mut cache)?;
+    /// Verifies an ID token obtained elsewhere (token exchange): as [`Oidc::verify`], and issued
+    /// within [`EXCHANGE_MAX_AGE`], so an old token that leaked cannot be traded for keys.
+    pub(crate) fn verify_for_exchange(&self, token: &str) -> Result<IdClaims, SsoError> {
+        let claims = self.verify(token, None)?;
+        let now = relay_core::Timestamp::now().as_millis() / 1000;
+        if claims.iat < now - EXCHANGE_MAX_AGE.as_secs() as i64 {
+            return Err(SsoError::Token(format!(
+                "it was issued more than {} minutes ago: exchange a fresh ID token",
+                EXCHANGE_MAX_AGE.as_secs() / 60
+            )));
         }
-        if let Some(jwk) = find_key(cache.keys.as_ref(), kid) {
-            return Ok(jwk);
-        }
-        let may_refetch = !stale
-            && cache
-                .fetched_at
-                .is_none_or(|at| at.elapsed() >= JWKS_REFETCH_INTERVAL);
-        if may_refetch {
-            tracing::info!("ID token signed by an unknown key: re-reading the provider's keys");
-            self.refresh_keys(&mut cache)?;
-            if let Some(jwk) = find_key(cache.keys.as_ref(), kid) {
-                return Ok(jwk);
-            }
-        }
-        Err(SsoError::Token(
-            "it is signed by a key the provider does not publish".into(),
-        ))
+        Ok(claims)
     }
 
-    fn refresh_keys(&self, cache: &mut KeyCache) -> Result<(), SsoError> {
+    /// The published key with this `kid`. Keys are re-read hourly, and an unknown `kid` re-reads
+    /// them at once (the provider may have rotated its keys); either way at most once per
+    /// [`REFETCH_INTERVAL`], and a failed re-read keeps the keys already known.
+    fn key_for(&self, kid: Option<&str>) -> Result<Jwk, SsoError> {
+        let (keys, stale) = {
+            let cached = lock(&self.keys);
+            let stale = cached
+                .fetched_at
+                .is_none_or(|at| at.elapsed() >= JWKS_MAX_AGE);
+            (cached.value.clone(), stale)
+        };
+        if !stale && let Some(jwk) = find_key(keys.as_deref(), kid) {
+            return Ok(jwk);
+        }
+        if !lock(&self.keys).claim_attempt() {
+            // Another request is reading the keys, or just did.
+            if keys.is_none() {
+                return Err(SsoError::Unreachable(
+                    "its keys are being read or could not be read moments ago".into(),
+                ));
+            }
+            return find_key(keys.as_deref(), kid).ok_or_else(unknown_key);
+        }
+        if !stale {
+            tracing::info!("ID token signed by an unknown key: re-reading the provider's keys");
+        }
+        match self.fetch_keys() {
+            Ok(fresh) => {
+                let mut cached = lock(&self.keys);
+                cached.value = Some(fresh.clone());
+                cached.fetched_at = Some(Instant::now());
+                drop(cached);
+                find_key(Some(&fresh), kid).ok_or_else(unknown_key)
+            }
+            Err(err) => match find_key(keys.as_deref(), kid) {
+                Some(jwk) => {
+                    tracing::warn!(
+                        "re-reading the provider's keys failed, using the known ones: {err}"
+                    );
+                    Ok(jwk)
+                }
+                None => Err(err),
+            },
+        }
+    }
+
+    fn fetch_keys(&self) -> Result<Arc<JwkSet>, SsoError> {
         let metadata = self.metadata()?;
         let keys: JwkSet = self.get_json(&metadata.jwks_uri)?;
-        cache.keys = Some(keys);
-        cache.fetched_at = Some(Instant::now());
-        Ok(())
+        Ok(Arc::new(keys))
     }
+}
+
+fn unknown_key() -> SsoError {
+    SsoError::Token("it is signed by a key the provider does not publish".into())
 }
 
 /// A provider's JSON answer, at most 1 MiB.

@@ -122,6 +122,17 @@ impl<B: Backend> Store for SqlStore<B> {
             .write(|conn| users::set_disabled(conn, tenant, user, disabled))
     }
 
+    fn update_user_guarded(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+        role: Option<Role>,
+        disabled: Option<bool>,
+    ) -> Result<User> {
+        self.backend
+            .write(|conn| users::update_guarded(conn, tenant, user, role, disabled))
+    }
+
     fn tenant_requires_hd(&self, tenant: &TenantId) -> Result<bool> {
         self.backend.read(|conn| sign_in::requires_hd(conn, tenant))
     }

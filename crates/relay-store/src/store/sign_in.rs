@@ -76,8 +76,9 @@ pub(super) fn start_login(conn: &mut dyn Conn, flow: &LoginFlow) -> Result<()> {
     let cli = flow.cli.as_ref();
     conn.execute(
         "INSERT INTO login_flows (state_hash, tenant_id, browser_hash, nonce, pkce_verifier, \
-             client_redirect_uri, client_state, client_challenge, created_at, expires_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+             client_redirect_uri, client_state, client_challenge, created_at, expires_at, \
+             handoff_hash) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
         params![
             flow.state_hash.as_str(),
             flow.tenant.as_ref().map(TenantId::as_str),
@@ -88,7 +89,8 @@ pub(super) fn start_login(conn: &mut dyn Conn, flow: &LoginFlow) -> Result<()> {
             cli.map(|cli| cli.state.as_str()),
             cli.map(|cli| cli.code_challenge.as_str()),
             flow.created_at.as_millis(),
-            flow.expires_at.as_millis()
+            flow.expires_at.as_millis(),
+            flow.handoff_hash.as_deref()
         ],
     )?;
     Ok(())
@@ -115,7 +117,8 @@ pub(super) fn take_login(
     let row = conn.query_opt(
         "DELETE FROM login_flows WHERE state_hash = ?1 \
          RETURNING state_hash, tenant_id, browser_hash, nonce, pkce_verifier, \
-             client_redirect_uri, client_state, client_challenge, created_at, expires_at",
+             client_redirect_uri, client_state, client_challenge, created_at, expires_at, \
+             handoff_hash",
         params![state_hash],
     )?;
     let Some(row) = row else {
@@ -138,6 +141,7 @@ fn login_from_row(row: &Row) -> Result<LoginFlow> {
         state_hash: row.text(0)?,
         tenant: row.opt_text(1)?.map(TenantId::from_stored),
         browser_hash: row.text(2)?,
+        handoff_hash: row.opt_text(10)?,
         nonce: row.text(3)?,
         pkce_verifier: row.text(4)?,
         cli,
@@ -150,8 +154,8 @@ pub(super) fn issue_code(conn: &mut dyn Conn, code: &AuthCode) -> Result<()> {
     users::require(conn, &code.tenant_id, &code.user_id)?;
     conn.execute(
         "INSERT INTO auth_codes (code_hash, tenant_id, user_id, purpose, code_challenge, \
-             redirect_uri, created_at, expires_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+             redirect_uri, created_at, expires_at, handoff_hash) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         params![
             code.code_hash.as_str(),
             code.tenant_id.as_str(),
@@ -160,7 +164,8 @@ pub(super) fn issue_code(conn: &mut dyn Conn, code: &AuthCode) -> Result<()> {
             code.code_challenge.as_deref(),
             code.redirect_uri.as_deref(),
             code.created_at.as_millis(),
-            code.expires_at.as_millis()
+            code.expires_at.as_millis(),
+            code.handoff_hash.as_deref()
         ],
     )?;
     Ok(())
@@ -176,7 +181,8 @@ pub(super) fn redeem_code(
     let spent = conn.query_opt(
         "UPDATE auth_codes SET used_at = ?1 \
          WHERE code_hash = ?2 AND purpose = ?3 AND used_at IS NULL AND expires_at > ?1 \
-         RETURNING tenant_id, user_id, code_challenge, redirect_uri, created_at, expires_at",
+         RETURNING tenant_id, user_id, code_challenge, redirect_uri, created_at, expires_at, \
+             handoff_hash",
         params![now.as_millis(), code_hash, purpose.as_str()],
     )?;
     if let Some(row) = spent {
@@ -187,6 +193,7 @@ pub(super) fn redeem_code(
             purpose,
             code_challenge: row.opt_text(2)?,
             redirect_uri: row.opt_text(3)?,
+            handoff_hash: row.opt_text(6)?,
             created_at: Timestamp::from_millis(row.int(4)?),
             expires_at: Timestamp::from_millis(row.int(5)?),
         }));

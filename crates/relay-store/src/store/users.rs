@@ -148,16 +148,65 @@ pub(super) fn by_subject(
     one_user(conn, tenant, "oidc_subject", subject)
 }
 
-/// Records the provider's subject for a user created before their first sign-in.
+/// Records the provider's subject for a user created before their first sign-in. Only a user
+/// without one: of two sign-ins racing for the same address, one links and the other gets
+/// `Conflict`.
 pub(super) fn link_subject(
     conn: &mut dyn Conn,
     tenant: &TenantId,
     user: &UserId,
     subject: &str,
 ) -> Result<()> {
-    conn.execute(
-        "UPDATE users SET oidc_subject = ?1 WHERE tenant_id = ?2 AND id = ?3",
+    let linked = conn.execute(
+        "UPDATE users SET oidc_subject = ?1 \
+         WHERE tenant_id = ?2 AND id = ?3 AND oidc_subject IS NULL",
         params![subject, tenant.as_str(), user.as_str()],
     )?;
+    if linked == 0 {
+        return Err(StoreError::Conflict(format!(
+            "user {user} was linked to another sign-in just now: ask an admin"
+        )));
+    }
     Ok(())
+}
+
+pub(super) fn update_guarded(
+    conn: &mut dyn Conn,
+    tenant: &TenantId,
+    user: &UserId,
+    role: Option<Role>,
+    disabled: Option<bool>,
+) -> Result<User> {
+    // Lock the tenant's active admins first: a concurrent change waits, then sees ours.
+    let lock = match conn.dialect() {
+        crate::sql::Dialect::Postgres => " FOR UPDATE",
+        crate::sql::Dialect::Sqlite => "",
+    };
+    let admins: Vec<String> = conn
+        .query(
+            &format!(
+                "SELECT id FROM users WHERE tenant_id = ?1 AND role = 'admin' AND NOT disabled{lock}"
+            ),
+            params![tenant.as_str()],
+        )?
+        .iter()
+        .map(|row| row.text(0))
+        .collect::<Result<_>>()?;
+    let current = require(conn, tenant, user)?;
+    let stays_admin =
+        role.unwrap_or(current.role) == Role::Admin && !disabled.unwrap_or(current.disabled);
+    let is_admin = admins.iter().any(|id| id == user.as_str());
+    if is_admin && !stays_admin && admins.len() == 1 {
+        return Err(StoreError::Conflict(format!(
+            "{} is the last admin: make someone else admin first",
+            current.email
+        )));
+    }
+    if let Some(role) = role {
+        set_role(conn, tenant, user, role)?;
+    }
+    if let Some(disabled) = disabled {
+        set_disabled(conn, tenant, user, disabled)?;
+    }
+    require(conn, tenant, user)
 }

@@ -114,59 +114,13 @@ fn login_refuses_what_is_not_a_key_or_a_server() {
 #[test]
 fn login_signs_in_through_the_browser_and_stores_a_working_key() {
     use relay_testkit::browser::Browser;
-    use relay_testkit::oidc::{CLIENT_ID, CLIENT_SECRET, Identity, OidcProvider};
 
-    let seeded = crate::support::seed("A demo skill", "", Vec::new());
-    let store = seeded.store.clone();
-    store
-        .add_domain(&seeded.tenant.id, &"acme.com".parse().unwrap())
-        .unwrap();
-    store
-        .create_tenant(
-            &"globex".parse().unwrap(),
-            "Globex",
-            &["globex.com".parse().unwrap()],
-        )
-        .unwrap();
-    let idp = OidcProvider::start();
-    idp.sign_in_as(Identity::new("alice@acme.com"));
-    let mut config = trackd::Config::new("localhost").unwrap();
-    config.sso =
-        Some(trackd::SsoConfig::new(&idp.issuer(), CLIENT_ID, Some(CLIENT_SECRET.into())).unwrap());
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let _trackd = crate::support::Trackd::serve(store.clone(), listener, config);
+    let setup = sso_setup("alice@acme.com");
+    let addr = setup.addr;
     let server = format!("http://acme.localhost:{}", addr.port());
-
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_relay-mcp"))
-        .args([
-            "login",
-            "--server",
-            &server,
-            "--no-browser",
-            "--timeout",
-            "60",
-        ])
-        .env("RELAY_CONFIG_DIR", dir.path())
-        .env_remove("RELAY_SERVER")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
     // relay-mcp prints the address to open; the test is the person's browser.
-    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
-    let url = loop {
-        let mut line = String::new();
-        assert!(
-            std::io::BufRead::read_line(&mut stderr, &mut line).unwrap() > 0,
-            "relay-mcp printed no address"
-        );
-        if let Some(at) = line.find("http://") {
-            break line[at..].trim().to_owned();
-        }
-    };
+    let LoginRun { child, url, .. } = start_login(dir.path(), &server);
     assert!(
         url.starts_with(&format!(
             "{server}/auth/login?redirect_uri=http%3A%2F%2F127.0.0.1%3A"
@@ -263,40 +217,15 @@ fn login_signs_in_through_the_browser_and_stores_a_working_key() {
 #[test]
 fn a_refused_sign_in_is_explained_and_stores_nothing() {
     use relay_testkit::browser::Browser;
-    use relay_testkit::oidc::{CLIENT_ID, CLIENT_SECRET, Identity, OidcProvider};
 
-    let seeded = crate::support::seed("A demo skill", "", Vec::new());
-    let idp = OidcProvider::start();
-    idp.sign_in_as(Identity::new("mallory@elsewhere.example"));
-    let mut config = trackd::Config::new("localhost").unwrap();
-    config.sso =
-        Some(trackd::SsoConfig::new(&idp.issuer(), CLIENT_ID, Some(CLIENT_SECRET.into())).unwrap());
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let _trackd = crate::support::Trackd::serve(seeded.store.clone(), listener, config);
-
+    let setup = sso_setup("mallory@elsewhere.example");
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_relay-mcp"))
-        .args([
-            "login",
-            "--server",
-            &format!("http://acme.localhost:{}", addr.port()),
-            "--no-browser",
-        ])
-        .env("RELAY_CONFIG_DIR", dir.path())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
-    let url = loop {
-        let mut line = String::new();
-        assert!(std::io::BufRead::read_line(&mut stderr, &mut line).unwrap() > 0);
-        if let Some(at) = line.find("http://") {
-            break line[at..].trim().to_owned();
-        }
-    };
+    let server = format!("http://acme.localhost:{}", setup.addr.port());
+    let LoginRun {
+        mut child,
+        mut stderr,
+        url,
+    } = start_login(dir.path(), &server);
     let visit = Browser::new().visit(&url, None);
     assert_eq!(visit.page.status, 403);
     assert!(
@@ -313,4 +242,83 @@ fn a_refused_sign_in_is_explained_and_stores_nothing() {
         "{rest}"
     );
     assert!(!dir.path().join("credentials.json").exists());
+}
+
+/// trackd (in this process) whose SSO is a test OIDC provider that signs people in as `email`;
+/// acme owns acme.com, globex globex.com.
+struct SsoSetup {
+    addr: std::net::SocketAddr,
+    // Held for the test's length, and dropped in this order: trackd, its database, the provider.
+    _trackd: crate::support::Trackd,
+    _seeded: crate::support::Seeded,
+    _idp: relay_testkit::oidc::OidcProvider,
+}
+
+fn sso_setup(email: &str) -> SsoSetup {
+    use relay_testkit::oidc::{CLIENT_ID, CLIENT_SECRET, Identity, OidcProvider};
+    let seeded = crate::support::seed("A demo skill", "", Vec::new());
+    seeded
+        .store
+        .add_domain(&seeded.tenant.id, &"acme.com".parse().unwrap())
+        .unwrap();
+    seeded
+        .store
+        .create_tenant(
+            &"globex".parse().unwrap(),
+            "Globex",
+            &["globex.com".parse().unwrap()],
+        )
+        .unwrap();
+    let idp = OidcProvider::start();
+    idp.sign_in_as(Identity::new(email));
+    let mut config = trackd::Config::new("localhost").unwrap();
+    config.sso =
+        Some(trackd::SsoConfig::new(&idp.issuer(), CLIENT_ID, Some(CLIENT_SECRET.into())).unwrap());
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let trackd = crate::support::Trackd::serve(seeded.store.clone(), listener, config);
+    SsoSetup {
+        addr,
+        _trackd: trackd,
+        _seeded: seeded,
+        _idp: idp,
+    }
+}
+
+/// `relay-mcp login --no-browser` running, and the sign-in address it printed.
+struct LoginRun {
+    child: std::process::Child,
+    stderr: std::io::BufReader<std::process::ChildStderr>,
+    url: String,
+}
+
+fn start_login(config_dir: &std::path::Path, server: &str) -> LoginRun {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_relay-mcp"))
+        .args([
+            "login",
+            "--server",
+            server,
+            "--no-browser",
+            "--timeout",
+            "60",
+        ])
+        .env("RELAY_CONFIG_DIR", config_dir)
+        .env_remove("RELAY_SERVER")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let url = loop {
+        let mut line = String::new();
+        assert!(
+            std::io::BufRead::read_line(&mut stderr, &mut line).unwrap() > 0,
+            "relay-mcp printed no address"
+        );
+        if let Some(at) = line.find("http://") {
+            break line[at..].trim().to_owned();
+        }
+    };
+    LoginRun { child, stderr, url }
 }

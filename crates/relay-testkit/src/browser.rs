@@ -208,48 +208,10 @@ fn dechunk(mut body: &str) -> String {
 
 /// The query parameters of a URL, percent-decoded.
 pub fn query_of(url: &str) -> HashMap<String, String> {
-    let query = url.split_once('?').map_or("", |(_, query)| query);
-    query
-        .split('&')
-        .filter_map(|pair| pair.split_once('='))
-        .map(|(key, value)| (percent_decode(key), percent_decode(value)))
-        .collect()
+    relay_api::query::parse(url.split_once('?').map_or("", |(_, query)| query))
 }
 
-pub fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' if i + 2 < bytes.len()
-                && bytes[i + 1].is_ascii_hexdigit()
-                && bytes[i + 2].is_ascii_hexdigit() =>
-            {
-                let hex = [bytes[i + 1], bytes[i + 2]];
-                let hex = std::str::from_utf8(&hex).unwrap_or("00");
-                out.push(u8::from_str_radix(hex, 16).unwrap_or(0));
-                i += 2;
-            }
-            b'+' => out.push(b' '),
-            byte => out.push(byte),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-pub fn percent_encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
+pub use relay_api::query::{decode as percent_decode, encode as percent_encode};
 
 #[cfg(test)]
 mod tests {

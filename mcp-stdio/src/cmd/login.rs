@@ -121,9 +121,14 @@ fn browser_sign_in(paths: &Paths, server: &str, args: &LoginArgs) -> anyhow::Res
     let state = random_token()?;
     let verifier = random_token()?;
     let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
-    let url = format!(
-        "{server}/auth/login?redirect_uri={}&state={state}&code_challenge={challenge}&code_challenge_method=S256",
-        encode(&redirect_uri)
+    let url = relay_api::query::with_query(
+        &format!("{server}/auth/login"),
+        &[
+            ("redirect_uri", redirect_uri.as_str()),
+            ("state", state.as_str()),
+            ("code_challenge", challenge.as_str()),
+            ("code_challenge_method", "S256"),
+        ],
     );
     eprintln!(
         "Sign in to Relay in your browser. If it does not open, open this address:\n\n  {url}\n"
@@ -237,11 +242,7 @@ fn answer_browser(stream: TcpStream, state: &str) -> Option<anyhow::Result<Strin
     }
     let target = request_line.split_whitespace().nth(1).unwrap_or("");
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
-    let params: std::collections::HashMap<String, String> = query
-        .split('&')
-        .filter_map(|pair| pair.split_once('='))
-        .map(|(key, value)| (decode(key), decode(value)))
-        .collect();
+    let params = relay_api::query::parse(query);
     let mut stream = stream;
     if path != "/callback" || params.get("state").map(String::as_str) != Some(state) {
         respond(
@@ -299,45 +300,6 @@ fn respond(stream: &mut TcpStream, status: u16, message: &str) {
          Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
-}
-
-fn encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
-
-fn decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' if i + 2 < bytes.len()
-                && bytes[i + 1].is_ascii_hexdigit()
-                && bytes[i + 2].is_ascii_hexdigit() =>
-            {
-                let hex = [bytes[i + 1], bytes[i + 2]];
-                out.push(
-                    std::str::from_utf8(&hex)
-                        .ok()
-                        .and_then(|hex| u8::from_str_radix(hex, 16).ok())
-                        .unwrap_or(b'?'),
-                );
-                i += 2;
-            }
-            b'+' => out.push(b' '),
-            byte => out.push(byte),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 pub fn logout(paths: &Paths) -> anyhow::Result<()> {

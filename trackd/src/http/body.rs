@@ -66,7 +66,7 @@ pub(crate) async fn read_form_or_json(
         let text = std::str::from_utf8(&bytes).map_err(|_| {
             ApiError::bad_request("invalid_request", "the form body is not UTF-8 text")
         })?;
-        return Ok(super::query::parse(Some(text)));
+        return Ok(relay_api::query::parse(text));
     }
     if !is_json(kind) {
         return Err(ApiError::new(

@@ -3,7 +3,6 @@
 pub(crate) mod body;
 mod error;
 mod idle;
-pub(crate) mod query;
 mod router;
 
 use std::convert::Infallible;
@@ -20,7 +19,10 @@ pub(crate) use body::{read_json, read_json_bytes};
 pub(crate) use error::{
     ApiError, Body, empty_response, json_response, rate_limited, text_response,
 };
-pub(crate) use query::parse as parse_query;
+/// The query string's pairs, percent-decoded.
+pub(crate) fn parse_query(query: Option<&str>) -> std::collections::HashMap<String, String> {
+    relay_api::query::parse(query.unwrap_or(""))
+}
 
 use crate::AppState;
 

@@ -23,6 +23,15 @@ fn require_admin(principal: &Principal) -> Result<(), ApiError> {
     }
 }
 
+/// A 404 names what the admin asked for, not the store's internal wording.
+fn not_in_tenant(err: ApiError, what: &str, id: &str) -> ApiError {
+    if err.status == StatusCode::NOT_FOUND {
+        ApiError::not_found(format!("no {what} {id} in this organization"))
+    } else {
+        err
+    }
+}
+
 #[derive(Serialize)]
 struct UserView {
     id: String,
@@ -110,12 +119,7 @@ pub(crate) async fn update_user(
     let user = state
         .db(move |store| store.update_user_guarded(&tenant, &user_id, change.role, change.disabled))
         .await
-        .map_err(|err| match err.status {
-            StatusCode::NOT_FOUND => {
-                ApiError::not_found(format!("no user {id} in this organization"))
-            }
-            _ => err,
-        })?;
+        .map_err(|err| not_in_tenant(err, "user", id))?;
     Ok(json(
         StatusCode::OK,
         &serde_json::json!({ "user": UserView::from(&user) }),
@@ -152,12 +156,7 @@ pub(crate) async fn revoke_key(
             ))
         })
         .await
-        .map_err(|err| match err.status {
-            StatusCode::NOT_FOUND => {
-                ApiError::not_found(format!("no key {id} in this organization"))
-            }
-            _ => err,
-        })?;
+        .map_err(|err| not_in_tenant(err, "key", id))?;
     Ok(json(
         StatusCode::OK,
         &serde_json::json!({ "key": key_view(&key, &users) }),

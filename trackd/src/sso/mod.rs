@@ -192,31 +192,7 @@ pub(crate) fn is_loopback_redirect(uri: &str) -> bool {
     port_ok && matches!(host, "127.0.0.1" | "[::1]")
 }
 
-/// `base` with `pairs` appended to its query string, percent-encoded.
-pub(crate) fn with_query(base: &str, pairs: &[(&str, &str)]) -> String {
-    let mut url = base.to_owned();
-    let mut separator = if base.contains('?') { '&' } else { '?' };
-    for (key, value) in pairs {
-        url.push(separator);
-        url.push_str(&percent_encode(key));
-        url.push('=');
-        url.push_str(&percent_encode(value));
-        separator = '&';
-    }
-    url
-}
-
-fn percent_encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
-}
+pub(crate) use relay_api::query::with_query;
 
 /// The named cookie's value, from any `Cookie` header of the request.
 pub(crate) fn cookie<B>(request: &Request<B>, name: &str) -> Option<String> {
@@ -324,9 +300,5 @@ mod tests {
             .unwrap();
         assert_eq!(cookie(&request, "relay_session").as_deref(), Some("xyz"));
         assert_eq!(cookie(&request, "missing"), None);
-        assert_eq!(
-            with_query("http://x/cb?a=1", &[("state", "a b&c")]),
-            "http://x/cb?a=1&state=a%20b%26c"
-        );
     }
 }

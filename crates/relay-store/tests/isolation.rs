@@ -57,6 +57,16 @@ enum Op {
         tool_use: u8,
         kind: EventKind,
     },
+    /// A person signs in with SSO (subject `sub-<email>`, the same person in every tenant).
+    SignIn {
+        tenant: usize,
+        email: usize,
+    },
+    /// A signed-in browser gets a session.
+    Session {
+        tenant: usize,
+        email: usize,
+    },
     /// A write into `tenant` naming the next tenant's skill: must be refused and change nothing.
     CrossWrite {
         tenant: usize,
@@ -83,6 +93,8 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (t.clone(), s.clone(), e.clone(), 1..=5i64).prop_map(|(tenant, slug, email, stars)| Op::Rate { tenant, slug, email, stars }),
         1 => (t.clone(), s.clone(), e.clone(), 0..2u8).prop_map(|(tenant, slug, email, install)| Op::Deploy { tenant, slug, email, install }),
         4 => (t.clone(), s.clone(), e.clone(), 0..3u8, 0..4u8, kind).prop_map(|(tenant, slug, email, session, tool_use, kind)| Op::Event { tenant, slug, email, session, tool_use, kind }),
+        2 => (t.clone(), e.clone()).prop_map(|(tenant, email)| Op::SignIn { tenant, email }),
+        1 => (t.clone(), e.clone()).prop_map(|(tenant, email)| Op::Session { tenant, email }),
         1 => (t, s, e).prop_map(|(tenant, slug, email)| Op::CrossWrite { tenant, slug, email }),
     ]
 }
@@ -99,6 +111,10 @@ struct Model {
     event_ids: BTreeSet<String>,
     sessions: BTreeSet<(usize, u8)>,
     uses: BTreeMap<EventKind, i64>,
+    /// Emails (by index) whose user has signed in with SSO.
+    signed_in: BTreeSet<usize>,
+    /// Session id hashes and whose they are.
+    sessions_of: Vec<(String, usize)>,
 }
 
 fn run(store: &dyn Store, ops: &[Op], run_id: usize) {
@@ -128,6 +144,32 @@ fn run(store: &dyn Store, ops: &[Op], run_id: usize) {
                     std::collections::btree_map::Entry::Vacant(slot) => {
                         slot.insert((result.unwrap().id, role));
                     }
+                }
+            }
+            Op::SignIn { tenant, email: e } => {
+                let user = store
+                    .provision_user(&tenants[tenant], &email(EMAILS[e]), &format!("sub-{e}"))
+                    .unwrap();
+                let model = &mut models[tenant];
+                match model.users.get(&e) {
+                    // Linked to the user an operator added, keeping their role.
+                    Some((id, role)) => assert_eq!((&user.id, user.role), (id, *role)),
+                    None => {
+                        assert_eq!(user.role, Role::Member);
+                        model.users.insert(e, (user.id.clone(), Role::Member));
+                    }
+                }
+                model.signed_in.insert(e);
+            }
+            Op::Session { tenant, email: e } => {
+                let model = &mut models[tenant];
+                if let Some((user, _)) = model.users.get(&e) {
+                    let hash = format!("session-{run_id}-{tenant}-{}", model.sessions_of.len());
+                    let expires = relay_core::Timestamp::from_millis(i64::MAX / 2);
+                    store
+                        .create_web_session(&tenants[tenant], user, &hash, expires)
+                        .unwrap();
+                    model.sessions_of.push((hash, e));
                 }
             }
             Op::AddKey { tenant, email: e } => {
@@ -334,6 +376,25 @@ fn check_tenant(store: &dyn Store, tenant: &TenantId, model: &Model, all: &[Mode
                 Err(StoreError::NotFound(_))
             ));
         }
+    }
+
+    // Sign-in: subjects only on the users who signed in; sessions name this tenant and user.
+    for user in &users {
+        let index = EMAILS
+            .iter()
+            .position(|e| *e == user.email.as_str())
+            .unwrap();
+        let expected = model
+            .signed_in
+            .contains(&index)
+            .then(|| format!("sub-{index}"));
+        assert_eq!(user.oidc_subject, expected, "{}", user.email);
+    }
+    let now = relay_core::Timestamp::now();
+    for (hash, e) in &model.sessions_of {
+        let session = store.web_session(hash, now).unwrap().unwrap();
+        assert_eq!(&session.tenant.id, tenant);
+        assert_eq!(session.user.id, model.users[e].0);
     }
 
     // Domains.

@@ -174,6 +174,16 @@ fn answer(stream: std::net::TcpStream, script: &Mutex<Vec<Turn>>) -> std::io::Re
         } else {
             Turn::Text("Relay test")
         };
+        // In -p mode Claude Code cancels async hooks still running when it exits (reference,
+        // claude-code.md), and it exits right after the final answer. A person's session goes
+        // on; give the last tool's hook the moment it would have there.
+        let after_tool = request["messages"]
+            .as_array()
+            .and_then(|messages| messages.last())
+            .is_some_and(|last| last.to_string().contains("tool_result"));
+        if matches!(turn, Turn::Text(_)) && after_tool {
+            std::thread::sleep(std::time::Duration::from_millis(1500));
+        }
         if request["stream"] == true {
             let body = sse(&turn);
             write!(

@@ -186,6 +186,7 @@ CREATE TABLE IF NOT EXISTS usage_daily (
     last_event_at  BIGINT NOT NULL,
     PRIMARY KEY (tenant_id, day, skill_id, user_id)
 );
+CREATE INDEX IF NOT EXISTS usage_daily_by_user ON usage_daily (tenant_id, user_id, day);
 
 -- A sign-in between /auth/login and /auth/callback. Not tenant data: the tenant is not known
 -- until the provider names the person (tenant_id is only the host the sign-in started on).
@@ -239,5 +240,5 @@ CREATE INDEX IF NOT EXISTS web_sessions_by_expiry ON web_sessions (expires_at);
 
 -- The versions this file embodies. applied_at 0 means "applied from schema.sql"; the stores
 -- put the real time in when they apply it themselves.
-INSERT INTO schema_migrations (version, name, applied_at) VALUES (1, 'initial', 0), (2, 'sign_in', 0)
+INSERT INTO schema_migrations (version, name, applied_at) VALUES (1, 'initial', 0), (2, 'sign_in', 0), (3, 'analytics', 0)
     ON CONFLICT (version) DO NOTHING;

@@ -97,6 +97,27 @@ impl Day {
     pub fn next(self) -> Self {
         Self(self.0.tomorrow().unwrap_or(self.0))
     }
+
+    /// `days` days later (earlier when negative), saturating at the ends of the calendar.
+    pub fn plus_days(self, days: i64) -> Self {
+        let span = jiff::Span::new().days(days.clamp(-7_000_000, 7_000_000));
+        Self(self.0.checked_add(span).unwrap_or(if days < 0 {
+            jiff::civil::Date::MIN
+        } else {
+            jiff::civil::Date::MAX
+        }))
+    }
+
+    /// The Monday of this day's ISO week.
+    pub fn week_start(self) -> Self {
+        let back = self.0.weekday().to_monday_zero_offset();
+        self.plus_days(-i64::from(back))
+    }
+
+    /// Days from `self` to `later` (negative when `later` is earlier).
+    pub fn days_until(self, later: Day) -> i64 {
+        (later.start().as_millis() - self.start().as_millis()).div_euclid(86_400_000)
+    }
 }
 
 impl fmt::Display for Day {
@@ -121,6 +142,16 @@ impl<'de> Deserialize<'de> for Day {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn days_count_and_weeks_start_on_monday() {
+        let day = Day::parse("2026-12-04").unwrap(); // a Friday
+        assert_eq!(day.week_start().to_string(), "2026-11-30");
+        assert_eq!(day.plus_days(-4).week_start(), day.week_start());
+        assert_eq!(day.plus_days(28).to_string(), "2027-01-01");
+        assert_eq!(day.days_until(day.plus_days(-30)), -30);
+        assert_eq!(day.week_start().week_start(), day.week_start());
+    }
 
     #[test]
     fn timestamps_round_trip_through_rfc3339() {

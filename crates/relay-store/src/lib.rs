@@ -5,6 +5,7 @@
 //! [`TenantId`], and its SQL filters on it. The few methods without one are the operator's view
 //! of tenants themselves and [`Store::authenticate`], where the key is what names the tenant.
 
+pub mod analytics;
 mod error;
 mod migrate;
 mod model;
@@ -190,6 +191,36 @@ pub trait Store: Send + Sync {
     ) -> Result<Vec<Event>>;
     /// Rollup rows for the days `from..=to`.
     fn daily_usage(&self, tenant: &TenantId, from: Day, to: Day) -> Result<Vec<DailyUsage>>;
+
+    // --- Analytics (read from the rollup; definitions in `analytics`) ---
+
+    fn analytics_summary(
+        &self,
+        tenant: &TenantId,
+        scope: &analytics::Scope,
+        period: analytics::Period,
+    ) -> Result<analytics::Summary>;
+    /// Every skill of the tenant with its use, most skill sessions first.
+    fn analytics_skills(
+        &self,
+        tenant: &TenantId,
+        scope: &analytics::Scope,
+        period: analytics::Period,
+    ) -> Result<Vec<analytics::SkillUsage>>;
+    /// Every user of the tenant with their use, most skill sessions first.
+    fn analytics_users(
+        &self,
+        tenant: &TenantId,
+        period: analytics::Period,
+    ) -> Result<Vec<analytics::UserUsage>>;
+    /// Every bucket of the period, empty ones included.
+    fn analytics_timeseries(
+        &self,
+        tenant: &TenantId,
+        scope: &analytics::Scope,
+        period: analytics::Period,
+        bucket: analytics::Bucket,
+    ) -> Result<Vec<analytics::Point>>;
 }
 
 /// Opens the database the URL names, bringing its schema up to date.

@@ -18,11 +18,18 @@ pub(crate) struct Migration {
 }
 
 /// Every migration after the version-1 baseline, in order.
-pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
-    version: 2,
-    name: "sign_in",
-    sql: include_str!("../migrations/0002_sign_in.sql"),
-}];
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 2,
+        name: "sign_in",
+        sql: include_str!("../migrations/0002_sign_in.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "analytics",
+        sql: include_str!("../migrations/0003_analytics.sql"),
+    },
+];
 
 /// The schema version this build of Relay brings databases to.
 pub fn latest_version() -> i64 {

@@ -4,6 +4,7 @@
 // A panic in a test is a failed test: unwrapping is the point here.
 #![allow(clippy::unwrap_used)]
 
+mod analytics;
 mod isolation;
 mod schema;
 mod sign_in;

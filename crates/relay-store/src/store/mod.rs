@@ -1,6 +1,7 @@
 //! The one implementation of [`Store`], over any [`Backend`]. Each area's SQL lives in its own
 //! file; this file only routes each method into a read or a write transaction.
 
+mod analytics;
 mod deployments;
 mod keys;
 mod sign_in;
@@ -290,6 +291,46 @@ impl<B: Backend> Store for SqlStore<B> {
     ) -> Result<Vec<Event>> {
         self.backend
             .read(|conn| usage::list(conn, tenant, from, to, limit))
+    }
+
+    fn analytics_summary(
+        &self,
+        tenant: &TenantId,
+        scope: &crate::analytics::Scope,
+        period: crate::analytics::Period,
+    ) -> Result<crate::analytics::Summary> {
+        self.backend
+            .read(|conn| analytics::summary(conn, tenant, scope, period))
+    }
+
+    fn analytics_skills(
+        &self,
+        tenant: &TenantId,
+        scope: &crate::analytics::Scope,
+        period: crate::analytics::Period,
+    ) -> Result<Vec<crate::analytics::SkillUsage>> {
+        self.backend
+            .read(|conn| analytics::skills(conn, tenant, scope, period))
+    }
+
+    fn analytics_users(
+        &self,
+        tenant: &TenantId,
+        period: crate::analytics::Period,
+    ) -> Result<Vec<crate::analytics::UserUsage>> {
+        self.backend
+            .read(|conn| analytics::users(conn, tenant, period))
+    }
+
+    fn analytics_timeseries(
+        &self,
+        tenant: &TenantId,
+        scope: &crate::analytics::Scope,
+        period: crate::analytics::Period,
+        bucket: crate::analytics::Bucket,
+    ) -> Result<Vec<crate::analytics::Point>> {
+        self.backend
+            .read(|conn| analytics::timeseries(conn, tenant, scope, period, bucket))
     }
 
     fn daily_usage(&self, tenant: &TenantId, from: Day, to: Day) -> Result<Vec<DailyUsage>> {

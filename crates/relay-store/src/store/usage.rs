@@ -109,30 +109,48 @@ pub(super) fn record(conn: &mut dyn Conn, batches: &[EventBatch]) -> Result<Vec<
         }
     }
 
-    // 3. Skill sessions: the first accepted use of a skill in a session may open it.
-    let mut first_use: Vec<At> = Vec::new();
-    let mut seen: HashSet<(&TenantId, &SkillId, &str)> = HashSet::new();
+    // 3. Skill sessions. A skill session is dated, and belongs to the user of, its earliest use
+    //    (by `occurred_at`; of equal times the first sent): this call's earliest use of each
+    //    session opens it, or moves an open one that started later.
+    let mut earliest: BTreeMap<(&str, &str, &str), At> = BTreeMap::new();
     for &(b, i) in &accepted {
         let (batch, event) = (&batches[b], &batches[b].events[i]);
         if let (true, Some(session)) = (
             kind_of((b, i)).marks_skill_use(),
             event.session_id.as_deref(),
-        ) && seen.insert((&batch.tenant_id, &event.skill_id, session))
-        {
-            first_use.push((b, i));
+        ) {
+            let key = (batch.tenant_id.as_str(), event.skill_id.as_str(), session);
+            let at = event.occurred_at;
+            earliest
+                .entry(key)
+                .and_modify(|first| {
+                    if at < batches[first.0].events[first.1].occurred_at {
+                        *first = (b, i);
+                    }
+                })
+                .or_insert((b, i));
         }
     }
+    // In key order, so that concurrent writers on PostgreSQL lock session rows in one order.
+    let first_use: Vec<At> = earliest.into_values().collect();
     let mut opened: HashSet<At> = HashSet::new();
+    let mut existing: Vec<At> = Vec::new();
     for chunk in first_use.chunks(ROWS_PER_STATEMENT) {
         let new = open_sessions(conn, batches, chunk)?;
-        opened.extend(
-            chunk
-                .iter()
-                .zip(new)
-                .filter(|(_, new)| *new)
-                .map(|(at, _)| *at),
-        );
+        for (&at, new) in chunk.iter().zip(new) {
+            if new {
+                opened.insert(at);
+            } else {
+                existing.push(at);
+            }
+        }
     }
+    let mut moved: Vec<(At, Day, UserId)> = Vec::new();
+    for chunk in existing.chunks(ROWS_PER_STATEMENT) {
+        moved.extend(move_earlier_sessions(conn, batches, chunk)?);
+    }
+
+    let moved_to: HashSet<At> = moved.iter().map(|(at, _, _)| *at).collect();
 
     // 4. The daily rollup, one row per (tenant, day, skill, user), in a fixed order so that
     //    concurrent writers on PostgreSQL lock its rows in the same order.
@@ -152,10 +170,19 @@ pub(super) fn record(conn: &mut dyn Conn, batches: &[EventBatch]) -> Result<Vec<
             ))
             .or_default();
         entry.skill_sessions += i64::from(opened.contains(&(b, i)));
+        entry.skill_sessions += i64::from(moved_to.contains(&(b, i)));
         entry.invocations += i64::from(kind == EventKind::Invocation);
         entry.tool_uses += i64::from(kind == EventKind::ToolUse);
         entry.tool_failures += i64::from(kind == EventKind::ToolFailure);
         entry.last_event_at = entry.last_event_at.max(event.occurred_at.as_millis());
+    }
+    // A session that moved to an earlier use leaves the day and user it was counted for.
+    for ((b, i), day, user) in &moved {
+        let (batch, event) = (&batches[*b], &batches[*b].events[*i]);
+        let entry = rollup
+            .entry((&batch.tenant_id, *day, &event.skill_id, user))
+            .or_default();
+        entry.skill_sessions -= 1;
     }
     let rows: Vec<(RollupKey<'_>, Increment)> = rollup.into_iter().collect();
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
@@ -335,6 +362,86 @@ fn open_sessions(conn: &mut dyn Conn, batches: &[EventBatch], rows: &[At]) -> Re
         "tenant_id, skill_id, session_id",
         |row| vec![text(&row[0]), text(&row[1]), text(&row[2])],
     )
+}
+
+/// Sessions already open whose start is later than this call's earliest use of them: moved to
+/// that use (its time and user). Returns each moved session's use, with the day and user it was
+/// counted for until now.
+fn move_earlier_sessions(
+    conn: &mut dyn Conn,
+    batches: &[EventBatch],
+    rows: &[At],
+) -> Result<Vec<(At, Day, UserId)>> {
+    let params: Vec<[Param<'_>; 5]> = rows
+        .iter()
+        .map(|&(b, i)| {
+            let (batch, event) = (&batches[b], &batches[b].events[i]);
+            [
+                batch.tenant_id.as_str().into(),
+                event.skill_id.as_str().into(),
+                event.session_id.as_deref().into(),
+                batch.user_id.as_str().into(),
+                event.occurred_at.as_millis().into(),
+            ]
+        })
+        .collect();
+    let mut moved = Vec::new();
+    match conn.dialect() {
+        Dialect::Sqlite => {
+            // One writer at a time: read, then update, in the same transaction.
+            for (&at, row) in rows.iter().zip(&params) {
+                let earlier = conn.query_opt(
+                    "SELECT started_at, user_id FROM skill_sessions \
+                     WHERE tenant_id = ?1 AND skill_id = ?2 AND session_id = ?3 AND started_at > ?5",
+                    row,
+                )?;
+                if let Some(old) = earlier {
+                    conn.execute(
+                        "UPDATE skill_sessions SET user_id = ?4, started_at = ?5 \
+                         WHERE tenant_id = ?1 AND skill_id = ?2 AND session_id = ?3",
+                        row,
+                    )?;
+                    let day = Timestamp::from_millis(old.int(0)?).day();
+                    moved.push((at, day, UserId::from_stored(old.text(1)?)));
+                }
+            }
+        }
+        Dialect::Postgres => {
+            // Only rows that move are locked; a concurrent writer moving the same session waits
+            // and then sees the new start.
+            let keys: Vec<(String, String, String)> = params
+                .iter()
+                .map(|row| (text(&row[0]), text(&row[1]), text(&row[2])))
+                .collect();
+            let (select, arrays) = unnest(params.into_iter(), [Text, Text, Text, Text, BigInt])?;
+            let returned = conn.query(
+                &format!(
+                    "WITH v (tenant_id, skill_id, session_id, user_id, started_at) AS ({select}), \
+                     old AS ( \
+                         SELECT s.tenant_id, s.skill_id, s.session_id, s.user_id, s.started_at \
+                         FROM skill_sessions s JOIN v ON s.tenant_id = v.tenant_id \
+                             AND s.skill_id = v.skill_id AND s.session_id = v.session_id \
+                         WHERE s.started_at > v.started_at \
+                         FOR UPDATE OF s) \
+                     UPDATE skill_sessions s SET user_id = v.user_id, started_at = v.started_at \
+                     FROM v, old \
+                     WHERE s.tenant_id = v.tenant_id AND s.skill_id = v.skill_id \
+                         AND s.session_id = v.session_id AND old.tenant_id = s.tenant_id \
+                         AND old.skill_id = s.skill_id AND old.session_id = s.session_id \
+                     RETURNING s.tenant_id, s.skill_id, s.session_id, old.started_at, old.user_id"
+                ),
+                &arrays,
+            )?;
+            for row in returned {
+                let key = (row.text(0)?, row.text(1)?, row.text(2)?);
+                if let Some(index) = keys.iter().position(|k| *k == key) {
+                    let day = Timestamp::from_millis(row.int(3)?).day();
+                    moved.push((rows[index], day, UserId::from_stored(row.text(4)?)));
+                }
+            }
+        }
+    }
+    Ok(moved)
 }
 
 /// Adds the increments to the rollup rows, creating those that do not exist yet.

@@ -4,13 +4,13 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-use relay_core::{ApiKeyId, Category, Domain, Email, HoursSaved, Role, TenantSlug};
+use relay_core::{ApiKeyId, Category, Day, Domain, Email, HoursSaved, Role, TenantSlug};
 
 #[derive(Debug, Parser)]
 #[command(
     name = "relay-admin",
     version,
-    about = "Operate a Relay server: tenants, users, keys, skills"
+    about = "Operate a Relay server: tenants, users, keys, skills, analytics"
 )]
 pub struct Cli {
     /// The database: sqlite:///path/relay.db or postgres://user@host/db
@@ -47,6 +47,22 @@ pub enum Command {
     /// A tenant's skill catalogue.
     #[command(subcommand)]
     Skill(SkillCommand),
+    /// What a tenant's skills were used for and saved: skill sessions, hours and FTE days,
+    /// compliance, the most used skills and the most active people.
+    Analytics {
+        #[command(flatten)]
+        tenant: TenantArg,
+        /// First day, YYYY-MM-DD [default: 29 days before --to]
+        #[arg(long, value_parser = day)]
+        from: Option<Day>,
+        /// Last day, included, YYYY-MM-DD [default: today, UTC]
+        #[arg(long, value_parser = day)]
+        to: Option<Day>,
+    },
+}
+
+fn day(value: &str) -> Result<Day, String> {
+    Day::parse(value).map_err(|err| err.to_string())
 }
 
 fn tenant_slug(value: &str) -> Result<TenantSlug, String> {

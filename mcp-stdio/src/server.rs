@@ -90,10 +90,56 @@ pub struct RateParams {
     pub comment: Option<String>,
 }
 
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct UsageParams {
+    /// How many days to look back, today included: 1 to 366 (default 30).
+    pub days: Option<i64>,
+}
+
 #[derive(Clone)]
 pub struct RelayServer {
     paths: Arc<Paths>,
     tool_router: ToolRouter<Self>,
+}
+
+/// "Your skills saved you 14 hours in the last 30 days", and by skill.
+fn usage_text(
+    days: i64,
+    summary: &relay_api::analytics::SummaryJson,
+    skills: &relay_api::analytics::SkillsJson,
+) -> String {
+    let period = if days == 1 {
+        "today".to_owned()
+    } else {
+        format!(
+            "in the last {days} days ({} to {})",
+            summary.from, summary.to
+        )
+    };
+    if summary.skill_sessions == 0 && summary.tool_uses == 0 {
+        return format!(
+            "No Relay skill use of yours was recorded {period}. Find a skill with search_skills and deploy it with deploy_skill."
+        );
+    }
+    let mut lines = vec![format!(
+        "Your skills saved you {} hours ({} FTE days) {period}: {} skill sessions, {} invocations, {} tool uses.",
+        summary.hours_saved,
+        summary.fte_days_saved,
+        summary.skill_sessions,
+        summary.invocations,
+        summary.tool_uses
+    )];
+    for skill in skills
+        .skills
+        .iter()
+        .filter(|skill| skill.skill_sessions + skill.tool_uses > 0)
+    {
+        lines.push(format!(
+            "- {} ({}): {} sessions, {} hours saved",
+            skill.slug, skill.name, skill.skill_sessions, skill.hours_saved
+        ));
+    }
+    lines.join("\n")
 }
 
 fn ok(text: impl Into<String>) -> CallToolResult {
@@ -493,6 +539,29 @@ impl RelayServer {
         .await
     }
 
+    /// The caller's own use of the company's skills, and what it saved them.
+    #[tool(
+        description = "Show how much Relay skills saved you: your skill sessions, invocations and the hours they saved over the last days (30 unless you say), skill by skill."
+    )]
+    async fn my_usage(&self, Parameters(params): Parameters<UsageParams>) -> CallToolResult {
+        self.connected(move |_, client| {
+            let days = params.days.unwrap_or(30).clamp(1, 366);
+            let to = relay_core::Timestamp::now().day();
+            let from = to.plus_days(1 - days);
+            let query = format!("from={from}&to={to}&scope=me");
+            let summary: relay_api::analytics::SummaryJson = serde_json::from_value(answered(
+                client.get_json(&format!("/api/analytics/summary?{query}")),
+            )?)
+            .map_err(|_| fail("trackd answered something that is not a usage summary"))?;
+            let skills: relay_api::analytics::SkillsJson = serde_json::from_value(answered(
+                client.get_json(&format!("/api/analytics/skills?{query}")),
+            )?)
+            .map_err(|_| fail("trackd answered something that is not a skill list"))?;
+            Ok(ok(usage_text(days, &summary, &skills)))
+        })
+        .await
+    }
+
     /// Who is signed in.
     #[tool(
         description = "Show who is signed in to Relay on this machine: the user, their organization and the server."
@@ -515,22 +584,11 @@ impl RelayServer {
 #[tool_handler(
     router = self.tool_router,
     name = "relay",
-    instructions = "Relay is your company's catalogue of Claude Code skills. Use search_skills to find a skill for the task, deploy_skill to install it into this project (with usage tracking), list_deployed and check_compliance to see installed skills, publish_skill and rate_skill to contribute."
+    instructions = "Relay is your company's catalogue of Claude Code skills. Use search_skills to find a skill for the task, deploy_skill to install it into this project (with usage tracking), list_deployed and check_compliance to see installed skills, publish_skill and rate_skill to contribute, my_usage to show the user what skills saved them."
 )]
 impl ServerHandler for RelayServer {}
 
-/// Percent-encodes a query value.
-fn encode(text: &str) -> String {
-    let mut out = String::new();
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
-}
+use relay_api::query::encode;
 
 /// Serves MCP on stdin/stdout until the client closes it.
 pub fn serve(paths: Paths) -> anyhow::Result<()> {

@@ -45,8 +45,9 @@ fn tools_list_is_pinned_and_the_tools_work_against_trackd() {
         store,
         tenant,
         secret,
+        user,
+        skill,
         database: _database,
-        ..
     } = crate::support::seed(
         "Shows how demos work",
         "",
@@ -131,6 +132,7 @@ fn tools_list_is_pinned_and_the_tools_work_against_trackd() {
                 "deploy_skill",
                 "get_skill",
                 "list_deployed",
+                "my_usage",
                 "publish_skill",
                 "rate_skill",
                 "search_skills",
@@ -153,6 +155,67 @@ fn tools_list_is_pinned_and_the_tools_work_against_trackd() {
             text(&found).contains("\"slug\": \"demo\""),
             "{}",
             text(&found)
+        );
+
+        // my_usage: nothing yet, then two skill sessions of demo, which saves 1.5 hours each.
+        let nothing = call(&client, "my_usage", serde_json::json!({})).await;
+        assert!(
+            text(&nothing).contains("No Relay skill use of yours was recorded"),
+            "{}",
+            text(&nothing)
+        );
+        let demo = store
+            .skill_version(&tenant.id, &skill.id, None)
+            .unwrap()
+            .unwrap();
+        let mut again = relay_store::NewSkillVersion {
+            slug: skill.slug.clone(),
+            name: skill.name.clone(),
+            description: skill.description.clone(),
+            category: None,
+            hours_saved: Some(relay_core::HoursSaved::parse("1.5").unwrap()),
+            skill_md: demo.skill_md.clone(),
+            files: demo.files.clone(),
+            author: None,
+        };
+        again
+            .files
+            .sort_by(|a, b| a.path.as_str().cmp(b.path.as_str()));
+        store.publish_skill(&tenant.id, &again).unwrap();
+        let uses: Vec<relay_core::NewEvent> = ["s1", "s2"]
+            .iter()
+            .map(|session| relay_core::NewEvent {
+                event_id: relay_core::EventId::random(),
+                skill_id: skill.id.clone(),
+                kind: relay_core::EventKind::Invocation,
+                session_id: Some((*session).to_owned()),
+                tool_name: Some("Skill".into()),
+                tool_use_id: None,
+                invoked_skill: Some("demo".into()),
+                duration_ms: None,
+                occurred_at: relay_core::Timestamp::now(),
+                source: Some("hook".into()),
+                client: None,
+            })
+            .collect();
+        store
+            .record_events(&[relay_core::EventBatch {
+                tenant_id: tenant.id.clone(),
+                user_id: user.id.clone(),
+                events: uses,
+            }])
+            .unwrap();
+        let usage = call(&client, "my_usage", serde_json::json!({"days": 7})).await;
+        assert!(
+            text(&usage)
+                .contains("Your skills saved you 3 hours (0.38 FTE days) in the last 7 days"),
+            "{}",
+            text(&usage)
+        );
+        assert!(
+            text(&usage).contains("- demo (Demo): 2 sessions, 3 hours saved"),
+            "{}",
+            text(&usage)
         );
 
         let me = call(&client, "whoami", serde_json::json!({})).await;

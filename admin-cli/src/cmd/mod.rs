@@ -1,5 +1,6 @@
 //! Running a parsed command: open the store, then one file per command group.
 
+mod analytics;
 mod key;
 mod skill;
 mod tenant;
@@ -72,6 +73,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<()> {
         Command::User(command) => user::run(&ctx, command),
         Command::Key(command) => key::run(&ctx, command),
         Command::Skill(command) => skill::run(&ctx, command),
+        Command::Analytics { tenant, from, to } => analytics::run(&ctx, &tenant.slug, *from, *to),
     }
 }
 

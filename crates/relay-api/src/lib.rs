@@ -1,6 +1,7 @@
 //! The outside contract of trackd's HTTP API (../shared/design/interface.md) as Rust types, shared
 //! by trackd, relay-mcp and relay-admin so that the three never disagree on a field name.
 
+pub mod analytics;
 pub mod query;
 pub mod skills;
 pub mod track;

@@ -22,6 +22,10 @@ enum Route {
     RateSkill(String),
     Deploy,
     Track,
+    AnalyticsSummary,
+    AnalyticsSkills,
+    AnalyticsTimeseries,
+    AnalyticsUsers,
     AdminUsers,
     AdminUser(String),
     AdminKeys,
@@ -66,6 +70,15 @@ impl Route {
             ["api", "deployments"] => Route::WrongMethod("/api/deployments"),
             ["api", "track"] if method == Method::POST => Route::Track,
             ["api", "track"] => Route::WrongMethod("/api/track"),
+            ["api", "analytics", "summary"] if get => Route::AnalyticsSummary,
+            ["api", "analytics", "skills"] if get => Route::AnalyticsSkills,
+            ["api", "analytics", "timeseries"] if get => Route::AnalyticsTimeseries,
+            ["api", "analytics", "users"] if get => Route::AnalyticsUsers,
+            [
+                "api",
+                "analytics",
+                "summary" | "skills" | "timeseries" | "users",
+            ] => Route::WrongMethod("/api/analytics/{view}"),
             ["api", "admin", "users"] if get => Route::AdminUsers,
             ["api", "admin", "users"] => Route::WrongMethod("/api/admin/users"),
             ["api", "admin", "users", id] if method == Method::PATCH => {
@@ -108,6 +121,10 @@ impl Route {
             Route::RateSkill(_) => "/api/skills/{slug}/rating",
             Route::Deploy => "/api/deployments",
             Route::Track => "/api/track",
+            Route::AnalyticsSummary => "/api/analytics/summary",
+            Route::AnalyticsSkills => "/api/analytics/skills",
+            Route::AnalyticsTimeseries => "/api/analytics/timeseries",
+            Route::AnalyticsUsers => "/api/analytics/users",
             Route::AdminUsers => "/api/admin/users",
             Route::AdminUser(_) => "/api/admin/users/{id}",
             Route::AdminKeys => "/api/admin/keys",
@@ -208,35 +225,76 @@ async fn dispatch(
         ))),
         authenticated => {
             let host = tenancy::resolve(state, &request).await?;
-            // A signed-in browser may read who it is; everything else takes a key.
-            if matches!(authenticated, Route::Me)
-                && !request.headers().contains_key(hyper::header::AUTHORIZATION)
-                && let Some(session) = auth::session(state, &request, &host).await?
-            {
-                return Ok(routes::me::of(&session.user, &session.tenant));
-            }
-            let principal = auth::authenticate(state, &request, &host).await?;
+            // A signed-in browser may read (who it is, its analytics); everything else takes a key.
+            let readable = matches!(
+                authenticated,
+                Route::Me
+                    | Route::AnalyticsSummary
+                    | Route::AnalyticsSkills
+                    | Route::AnalyticsTimeseries
+                    | Route::AnalyticsUsers
+            );
+            let session =
+                if readable && !request.headers().contains_key(hyper::header::AUTHORIZATION) {
+                    auth::session(state, &request, &host).await?
+                } else {
+                    None
+                };
+            let caller = match session {
+                Some(session) => routes::analytics::Caller {
+                    user: session.user,
+                    tenant: session.tenant,
+                },
+                None => {
+                    let principal = auth::authenticate(state, &request, &host).await?;
+                    if readable {
+                        routes::analytics::Caller {
+                            user: principal.user.clone(),
+                            tenant: principal.tenant.clone(),
+                        }
+                    } else {
+                        return keyed(state, authenticated, principal, request).await;
+                    }
+                }
+            };
+            let params = super::parse_query(request.uri().query());
             match authenticated {
-                Route::Me => Ok(routes::me::get(&principal)),
-                Route::ListSkills => routes::skills::list(state, &principal, &request).await,
-                Route::PublishSkill => routes::skills::publish(state, &principal, request).await,
-                Route::GetSkill(slug) => routes::skills::get(state, &principal, &slug).await,
-                Route::GetVersion(slug, version) => {
-                    routes::skills::version(state, &principal, &slug, &version).await
+                Route::Me => Ok(routes::me::of(&caller.user, &caller.tenant)),
+                Route::AnalyticsSummary => {
+                    routes::analytics::summary(state, &caller, &params).await
                 }
-                Route::RateSkill(slug) => {
-                    routes::skills::rate(state, &principal, &slug, request).await
+                Route::AnalyticsSkills => routes::analytics::skills(state, &caller, &params).await,
+                Route::AnalyticsTimeseries => {
+                    routes::analytics::timeseries(state, &caller, &params).await
                 }
-                Route::Deploy => routes::deployments::create(state, &principal, request).await,
-                Route::Track => routes::track::post(state, &principal, request).await,
-                Route::AdminUsers => routes::admin::list_users(state, &principal).await,
-                Route::AdminUser(id) => {
-                    routes::admin::update_user(state, &principal, &id, request).await
-                }
-                Route::AdminKeys => routes::admin::list_keys(state, &principal).await,
-                Route::AdminKey(id) => routes::admin::revoke_key(state, &principal, &id).await,
+                Route::AnalyticsUsers => routes::analytics::users(state, &caller, &params).await,
                 _ => Err(ApiError::internal()),
             }
         }
+    }
+}
+
+/// The routes only an API key opens.
+async fn keyed(
+    state: &AppState,
+    route: Route,
+    principal: Arc<relay_store::Principal>,
+    request: Request<Incoming>,
+) -> Result<Response<Body>, ApiError> {
+    match route {
+        Route::ListSkills => routes::skills::list(state, &principal, &request).await,
+        Route::PublishSkill => routes::skills::publish(state, &principal, request).await,
+        Route::GetSkill(slug) => routes::skills::get(state, &principal, &slug).await,
+        Route::GetVersion(slug, version) => {
+            routes::skills::version(state, &principal, &slug, &version).await
+        }
+        Route::RateSkill(slug) => routes::skills::rate(state, &principal, &slug, request).await,
+        Route::Deploy => routes::deployments::create(state, &principal, request).await,
+        Route::Track => routes::track::post(state, &principal, request).await,
+        Route::AdminUsers => routes::admin::list_users(state, &principal).await,
+        Route::AdminUser(id) => routes::admin::update_user(state, &principal, &id, request).await,
+        Route::AdminKeys => routes::admin::list_keys(state, &principal).await,
+        Route::AdminKey(id) => routes::admin::revoke_key(state, &principal, &id).await,
+        _ => Err(ApiError::internal()),
     }
 }

@@ -3,14 +3,9 @@
 use hyper::{Response, StatusCode};
 use relay_api::{Me, MeTenant, MeUser};
 use relay_core::{Tenant, User};
-use relay_store::Principal;
 
 use super::json;
 use crate::http::Body;
-
-pub(crate) fn get(principal: &Principal) -> Response<Body> {
-    of(&principal.user, &principal.tenant)
-}
 
 /// The answer for a user of a tenant, however they authenticated.
 pub(crate) fn of(user: &User, tenant: &Tenant) -> Response<Body> {

@@ -1,6 +1,7 @@
 //! One file per route group.
 
 pub(crate) mod admin;
+pub(crate) mod analytics;
 pub(crate) mod auth;
 pub(crate) mod deployments;
 pub(crate) mod health;

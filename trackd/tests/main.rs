@@ -3,6 +3,7 @@
 // A panic in a test is a failed test: unwrapping is the point here.
 #![allow(clippy::unwrap_used)]
 
+mod analytics;
 mod durability;
 mod hardening;
 mod health;

@@ -3,6 +3,7 @@
 pub(crate) mod admin;
 pub(crate) mod analytics;
 pub(crate) mod auth;
+pub(crate) mod dashboard;
 pub(crate) mod deployments;
 pub(crate) mod health;
 pub(crate) mod internal;

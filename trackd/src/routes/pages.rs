@@ -31,11 +31,9 @@ fn page(title: &str, body: &str) -> Response<Body> {
     let html = format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{}</title>\
-         <style>body{{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#1d1d1f}}\
-         a.button,button{{background:#2456d3;color:#fff;border:0;border-radius:6px;padding:.6rem 1.1rem;font-size:1rem;text-decoration:none;cursor:pointer}}</style>\
-         </head><body>{body}</body></html>\n",
-        escape(title)
+         <title>{}</title><style>{}</style></head><body>{body}</body></html>\n",
+        escape(title),
+        super::dashboard::STYLE
     );
     let mut response = text_response(StatusCode::OK, HTML, html);
     response.headers_mut().insert(
@@ -59,21 +57,17 @@ pub(crate) async fn home(
     };
     match host {
         HostTenant::Tenant(tenant) => {
-            let body = match auth::session(state, request, &HostTenant::Tenant(tenant.clone()))
-                .await?
-            {
-                Some(session) => format!(
-                    "<h1>{}</h1><p>Signed in as <strong>{}</strong> ({}).</p>\
-                     <form method=\"post\" action=\"/auth/logout\"><button>Sign out</button></form>",
-                    escape(&tenant.name),
-                    escape(session.user.email.as_str()),
-                    session.user.role.as_str()
-                ),
-                None => format!(
-                    "<h1>{}</h1><p>Relay: your organization's Claude Code skills.</p>{sign_in}",
-                    escape(&tenant.name)
-                ),
-            };
+            let body =
+                match auth::session(state, request, &HostTenant::Tenant(tenant.clone())).await? {
+                    Some(session) => {
+                        let params = crate::http::parse_query(request.uri().query());
+                        super::dashboard::body(state, &session, &params).await?
+                    }
+                    None => format!(
+                        "<h1>{}</h1><p>Relay: your organization's Claude Code skills.</p>{sign_in}",
+                        escape(&tenant.name)
+                    ),
+                };
             Ok(page(&format!("{} · Relay", tenant.name), &body))
         }
         HostTenant::Base | HostTenant::Other => {

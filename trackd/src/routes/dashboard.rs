@@ -158,8 +158,9 @@ fn render(caller: &Caller, figures: &Figures) -> String {
             "Active people",
             summary.active_users.to_string(),
             format!(
-                "<span data-figure=\"active_skills\">{}</span> skills used",
-                summary.active_skills
+                "<span data-figure=\"active_skills\">{}</span> {} used",
+                summary.active_skills,
+                if summary.active_skills == 1 { "skill" } else { "skills" }
             ),
         ),
         (
@@ -285,12 +286,12 @@ fn last_used(at: Option<relay_core::Timestamp>) -> String {
 
 fn skills_table(skills: &[SkillUsage]) -> String {
     let mut html = String::from(
-        "<h2>Skills</h2><table class=\"data\" id=\"skills\"><thead><tr><th>Skill</th><th>Skill sessions</th><th>Invocations</th><th>People</th><th>Hours saved</th><th>Last used</th></tr></thead><tbody>",
+        "<h2>Skills</h2><table class=\"data\" id=\"skills\"><thead><tr><th>Skill</th><th class=\"num\">Skill sessions</th><th class=\"num\">Invocations</th><th class=\"num\">People</th><th class=\"num\">Hours saved</th><th>Last used</th></tr></thead><tbody>",
     );
     for skill in skills {
         let _ = write!(
             html,
-            "<tr data-skill=\"{slug}\"><td><strong>{name}</strong> <code>{slug}</code></td><td data-figure=\"skill_sessions\">{}</td><td>{}</td><td>{}</td><td data-figure=\"hours_saved\">{}</td><td>{}</td></tr>",
+            "<tr data-skill=\"{slug}\"><td><strong>{name}</strong> <code>{slug}</code></td><td class=\"num\" data-figure=\"skill_sessions\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\" data-figure=\"hours_saved\">{}</td><td>{}</td></tr>",
             skill.totals.skill_sessions,
             skill.totals.invocations,
             skill.users,
@@ -309,12 +310,12 @@ fn skills_table(skills: &[SkillUsage]) -> String {
 
 fn users_table(users: &[UserUsage]) -> String {
     let mut html = String::from(
-        "<h2>People</h2><table class=\"data\" id=\"users\"><thead><tr><th>Person</th><th>Role</th><th>Skill sessions</th><th>Skills</th><th>Hours saved</th><th>Last used</th></tr></thead><tbody>",
+        "<h2>People</h2><table class=\"data\" id=\"users\"><thead><tr><th>Person</th><th>Role</th><th class=\"num\">Skill sessions</th><th class=\"num\">Skills</th><th class=\"num\">Hours saved</th><th>Last used</th></tr></thead><tbody>",
     );
     for user in users {
         let _ = write!(
             html,
-            "<tr data-user=\"{email}\"><td>{email}</td><td>{}</td><td data-figure=\"skill_sessions\">{}</td><td>{}</td><td data-figure=\"hours_saved\">{}</td><td>{}</td></tr>",
+            "<tr data-user=\"{email}\"><td>{email}</td><td>{}</td><td class=\"num\" data-figure=\"skill_sessions\">{}</td><td class=\"num\">{}</td><td class=\"num\" data-figure=\"hours_saved\">{}</td><td>{}</td></tr>",
             user.role.as_str(),
             user.totals.skill_sessions,
             user.skills,
@@ -344,5 +345,5 @@ figure.chart svg{width:100%;height:auto}.grid{stroke:#e6e6ea}.tick{font-size:11p
 .key{display:inline-block;width:.9rem;height:.6rem;margin:0 .2rem 0 .8rem}.key.bar{background:#2456d3}.key.line{background:#e07a10}\
 table.data{border-collapse:collapse;width:100%;background:#fff}\
 table.data th,table.data td{text-align:left;padding:.4rem .6rem;border-bottom:1px solid #eee}\
-table.data td[data-figure],table.data th:nth-child(n+2){text-align:right}\
+table.data .num{text-align:right;font-variant-numeric:tabular-nums}\
 details table td{padding:.1rem .6rem}.fine{color:#666;font-size:.85rem;margin-top:2rem}";

@@ -186,7 +186,7 @@ CREATE TABLE IF NOT EXISTS usage_daily (
     last_event_at  BIGINT NOT NULL,
     PRIMARY KEY (tenant_id, day, skill_id, user_id)
 );
-CREATE INDEX IF NOT EXISTS usage_daily_by_user ON usage_daily (tenant_id, user_id, day);
+CREATE INDEX IF NOT EXISTS usage_daily_by_user ON usage_daily (tenant_id, user_id, skill_id, day);
 
 -- A sign-in between /auth/login and /auth/callback. Not tenant data: the tenant is not known
 -- until the provider names the person (tenant_id is only the host the sign-in started on).

@@ -4,6 +4,7 @@
 //!
 //! It measures; it asserts nothing. Figures go in the README with the date and the machine.
 
+mod analytics;
 mod load;
 mod mcp;
 mod targets;
@@ -15,7 +16,8 @@ use clap::Parser;
 #[derive(Debug, Parser)]
 #[command(about = "Benchmark trackd's ingest against a no-op hyper handler")]
 struct Args {
-    /// `ingest` (trackd's POST /api/track) or `mcp` (relay-mcp's start-up, memory and hook).
+    /// `ingest` (trackd's POST /api/track), `mcp` (relay-mcp's start-up, memory and hook) or
+    /// `analytics` (the analytics answers over millions of events).
     #[arg(default_value = "ingest")]
     what: String,
     /// Open connections driving the load.
@@ -34,6 +36,9 @@ struct Args {
     /// PostgreSQL rows are skipped.
     #[arg(long, env = "RELAY_TEST_DATABASE_URL")]
     postgres: Option<String>,
+    /// Events to seed for `analytics`.
+    #[arg(long, default_value_t = 10_000_000)]
+    events: usize,
     /// Only these targets (noop, sqlite, postgres), e.g. to profile one.
     #[arg(long, value_delimiter = ',', default_value = "noop,sqlite,postgres")]
     targets: Vec<String>,
@@ -47,7 +52,8 @@ fn main() -> anyhow::Result<()> {
     match args.what.as_str() {
         "ingest" => {}
         "mcp" => return mcp::run(&runtime),
-        other => anyhow::bail!("unknown benchmark {other:?}: use ingest or mcp"),
+        "analytics" => return analytics::run(args.events, args.postgres.as_deref()),
+        other => anyhow::bail!("unknown benchmark {other:?}: use ingest, mcp or analytics"),
     }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!(

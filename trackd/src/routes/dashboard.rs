@@ -160,7 +160,11 @@ fn render(caller: &Caller, figures: &Figures) -> String {
             format!(
                 "<span data-figure=\"active_skills\">{}</span> {} used",
                 summary.active_skills,
-                if summary.active_skills == 1 { "skill" } else { "skills" }
+                if summary.active_skills == 1 {
+                    "skill"
+                } else {
+                    "skills"
+                }
             ),
         ),
         (

@@ -111,12 +111,23 @@ pub(super) fn skills(
     let params = period_params(tenant, &from, &to, user);
     let rows = conn.query(
         &format!(
-            "SELECT s.id, s.slug, s.name, {TOTALS}, COUNT(DISTINCT d.user_id), MAX(d.last_event_at) \
+            // The period's rows are summed first (a range of the rollup's primary key), then
+            // every skill takes its sums or zeros.
+            "SELECT s.id, s.slug, s.name, \
+                 COALESCE(a.sessions, 0), COALESCE(a.invocations, 0), COALESCE(a.tool_uses, 0), \
+                 COALESCE(a.failures, 0), COALESCE(a.sessions, 0) * s.hours_saved, \
+                 COALESCE(a.users, 0), a.last_at \
              FROM skills s \
-             LEFT JOIN usage_daily d ON d.tenant_id = s.tenant_id AND d.skill_id = s.id \
-                 AND d.day >= ?2 AND d.day <= ?3{filter} \
-             WHERE s.tenant_id = ?1 \
-             GROUP BY s.id, s.slug, s.name"
+             LEFT JOIN ( \
+                 SELECT d.skill_id, CAST(SUM(d.skill_sessions) AS BIGINT) AS sessions, \
+                     CAST(SUM(d.invocations) AS BIGINT) AS invocations, \
+                     CAST(SUM(d.tool_uses) AS BIGINT) AS tool_uses, \
+                     CAST(SUM(d.tool_failures) AS BIGINT) AS failures, \
+                     COUNT(DISTINCT d.user_id) AS users, MAX(d.last_event_at) AS last_at \
+                 FROM usage_daily d \
+                 WHERE d.tenant_id = ?1 AND d.day >= ?2 AND d.day <= ?3{filter} \
+                 GROUP BY d.skill_id) a ON a.skill_id = s.id \
+             WHERE s.tenant_id = ?1"
         ),
         &params,
     )?;
@@ -157,15 +168,22 @@ pub(super) fn users(
     let (from, to) = (period.from.to_string(), period.to.to_string());
     let params = period_params(tenant, &from, &to, None);
     let rows = conn.query(
-        &format!(
-            "SELECT u.id, u.email, u.role, {TOTALS}, COUNT(DISTINCT d.skill_id), MAX(d.last_event_at) \
+        "SELECT u.id, u.email, u.role, \
+                 COALESCE(a.sessions, 0), COALESCE(a.invocations, 0), COALESCE(a.tool_uses, 0), \
+                 COALESCE(a.failures, 0), COALESCE(a.hours, 0), COALESCE(a.skills, 0), a.last_at \
              FROM users u \
-             LEFT JOIN usage_daily d ON d.tenant_id = u.tenant_id AND d.user_id = u.id \
-                 AND d.day >= ?2 AND d.day <= ?3 \
-             LEFT JOIN skills s ON s.tenant_id = d.tenant_id AND s.id = d.skill_id \
-             WHERE u.tenant_id = ?1 \
-             GROUP BY u.id, u.email, u.role"
-        ),
+             LEFT JOIN ( \
+                 SELECT d.user_id, CAST(SUM(d.skill_sessions) AS BIGINT) AS sessions, \
+                     CAST(SUM(d.invocations) AS BIGINT) AS invocations, \
+                     CAST(SUM(d.tool_uses) AS BIGINT) AS tool_uses, \
+                     CAST(SUM(d.tool_failures) AS BIGINT) AS failures, \
+                     SUM(d.skill_sessions * s.hours_saved) AS hours, \
+                     COUNT(DISTINCT d.skill_id) AS skills, MAX(d.last_event_at) AS last_at \
+                 FROM usage_daily d \
+                 LEFT JOIN skills s ON s.tenant_id = d.tenant_id AND s.id = d.skill_id \
+                 WHERE d.tenant_id = ?1 AND d.day >= ?2 AND d.day <= ?3 \
+                 GROUP BY d.user_id) a ON a.user_id = u.id \
+             WHERE u.tenant_id = ?1",
         &params,
     )?;
     let mut users = rows

@@ -240,6 +240,24 @@ fn quickstart(database: &str) -> String {
     run(&["tenant", "show", "acme"]);
     run(&["tenant", "require-hd", "acme", "off"]);
     run(&["key", "list", "--tenant", "acme"]);
+    run(&["analytics", "--tenant", "acme"]);
+    let summary: serde_json::Value = serde_json::from_str(&run(&[
+        "analytics",
+        "--tenant",
+        "acme",
+        "--from",
+        "2026-11-01",
+        "--to",
+        "2026-11-30",
+        "--json",
+    ]))
+    .unwrap();
+    assert_eq!(
+        (summary["from"].as_str(), summary["to"].as_str()),
+        (Some("2026-11-01"), Some("2026-11-30"))
+    );
+    assert_eq!(summary["skill_sessions"], 0);
+    assert!(summary["compliance"]["rate"].is_null());
     run(&[
         "key",
         "revoke",
@@ -275,6 +293,7 @@ fn check_quickstart(database: &str) -> String {
         "\"disabled\": false",
         "sign-in:  only accounts of its Google Workspace (hd)",
         "acme accepts any verified address of its domains again.",
+        "compliance      no deployed installs yet",
         "\"require_hd\": false",
         "Renamed tenant acme to \"Acme Corporation\".",
         "Deleted tenant globex and all its data.",
@@ -306,6 +325,26 @@ fn check_mistakes(database: &str) {
     let no_name = dir.path().join("noname.md");
     std::fs::write(&no_name, "---\ndescription: x\n---\n").unwrap();
 
+    fails(
+        database,
+        &[
+            "analytics",
+            "--tenant",
+            "acme",
+            "--from",
+            "2026-12-05",
+            "--to",
+            "2026-12-01",
+        ],
+        2,
+        "must not be after",
+    );
+    fails(
+        database,
+        &["analytics", "--tenant", "acme", "--from", "yesterday"],
+        2,
+        "YYYY-MM-DD",
+    );
     fails(
         database,
         &["tenant", "require-hd", "acme", "maybe"],

@@ -1,7 +1,7 @@
 //! Analytics over real HTTP, on SQLite and PostgreSQL: events go in through `POST /api/track`,
 //! figures come out of `/api/analytics/*` and the dashboard, scoped by Host, key and role.
 
-use relay_core::{HoursSaved, Timestamp};
+use relay_core::Timestamp;
 
 use crate::support::{Answer, Server, on_every_backend};
 
@@ -11,36 +11,6 @@ on_every_backend!(
     every_answer_is_scoped_to_the_hosts_tenant,
     the_dashboard_shows_what_the_api_says,
 );
-
-/// Sets acme's `demo` to save `hours` per use.
-fn set_hours(server: &Server, hours: &str) {
-    let skill = server
-        .store
-        .skill_by_id(&server.acme.id, &server.acme.skill)
-        .unwrap()
-        .unwrap();
-    let version = server
-        .store
-        .skill_version(&server.acme.id, &skill.id, None)
-        .unwrap()
-        .unwrap();
-    server
-        .store
-        .publish_skill(
-            &server.acme.id,
-            &relay_store::NewSkillVersion {
-                slug: skill.slug.clone(),
-                name: skill.name.clone(),
-                description: skill.description.clone(),
-                category: None,
-                hours_saved: Some(HoursSaved::parse(hours).unwrap()),
-                skill_md: version.skill_md,
-                files: version.files,
-                author: None,
-            },
-        )
-        .unwrap();
-}
 
 /// Sends `kind` events of acme's demo skill with `key`, one per (session, tool use), now.
 fn track(server: &Server, key: &str, host: &str, skill: &str, events: &[(&str, &str, &str)]) {
@@ -66,7 +36,7 @@ fn track(server: &Server, key: &str, host: &str, skill: &str, events: &[(&str, &
 /// acme: the admin in two sessions (one invocation, three tool uses, a failure), the member in
 /// one session; globex: one session of its own.
 fn seed(server: &Server) {
-    set_hours(server, "0.75");
+    crate::support::set_hours_saved(&*server.store, &server.acme.id, &server.acme.skill, "0.75");
     let (acme, globex) = (&server.acme, &server.globex);
     let skill = acme.skill.to_string();
     track(

@@ -92,32 +92,7 @@ fn chromium_signs_in_and_sees_the_apis_figures_on_the_dashboard() {
         .add_domain(&server.acme.id, &Domain::parse("acme.com").unwrap())
         .unwrap();
     // demo saves 0.5 hours a use; a week of use by both of acme's people.
-    let demo = server
-        .store
-        .skill_by_id(&server.acme.id, &server.acme.skill)
-        .unwrap()
-        .unwrap();
-    let content = server
-        .store
-        .skill_version(&server.acme.id, &demo.id, None)
-        .unwrap()
-        .unwrap();
-    server
-        .store
-        .publish_skill(
-            &server.acme.id,
-            &relay_store::NewSkillVersion {
-                slug: demo.slug.clone(),
-                name: demo.name.clone(),
-                description: demo.description.clone(),
-                category: None,
-                hours_saved: Some(relay_core::HoursSaved::parse("0.5").unwrap()),
-                skill_md: content.skill_md,
-                files: content.files,
-                author: None,
-            },
-        )
-        .unwrap();
+    crate::support::set_hours_saved(&*server.store, &server.acme.id, &server.acme.skill, "0.5");
     let today = Timestamp::now().day();
     for (who, key) in [
         ("a", &server.acme.admin_key),

@@ -51,6 +51,27 @@ pub fn stored_events(store: &dyn Store, tenant: &TenantId) -> Vec<relay_core::Ev
         .unwrap()
 }
 
+/// Makes `skill` save `hours` per use (publishing its content again changes only that).
+pub fn set_hours_saved(store: &dyn Store, tenant: &TenantId, skill: &SkillId, hours: &str) {
+    let current = store.skill_by_id(tenant, skill).unwrap().unwrap();
+    let content = store.skill_version(tenant, skill, None).unwrap().unwrap();
+    store
+        .publish_skill(
+            tenant,
+            &NewSkillVersion {
+                slug: current.slug,
+                name: current.name,
+                description: current.description,
+                category: None,
+                hours_saved: Some(relay_core::HoursSaved::parse(hours).unwrap()),
+                skill_md: content.skill_md,
+                files: content.files,
+                author: None,
+            },
+        )
+        .unwrap();
+}
+
 /// One tenant with an admin, a member, their keys and a skill.
 #[derive(Clone)]
 pub struct TestTenant {

@@ -8,23 +8,9 @@ use relay_store::analytics::{Period, Scope};
 use super::Ctx;
 use crate::{UsageError, output};
 
-/// The days `from..=to`, each defaulting as the HTTP API does (30 days ending today).
-fn period(from: Option<Day>, to: Option<Day>) -> anyhow::Result<Period> {
-    const DAYS: i64 = 30;
-    let (from, to) = match (from, to) {
-        (Some(from), Some(to)) => (from, to),
-        (Some(from), None) => (from, Timestamp::now().day().max(from)),
-        (None, Some(to)) => (to.plus_days(1 - DAYS), to),
-        (None, None) => {
-            let period = Period::last_days(Timestamp::now().day(), DAYS);
-            (period.from, period.to)
-        }
-    };
-    Period::new(from, to).map_err(|err| anyhow::Error::new(UsageError(err.to_string())))
-}
-
 pub fn run(ctx: &Ctx, slug: &TenantSlug, from: Option<Day>, to: Option<Day>) -> anyhow::Result<()> {
-    let period = period(from, to)?;
+    let period = Period::from_parts(from, to, Timestamp::now().day())
+        .map_err(|err| anyhow::Error::new(UsageError(err.to_string())))?;
     let tenant = ctx.tenant(slug)?;
     let summary = ctx
         .store

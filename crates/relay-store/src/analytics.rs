@@ -61,6 +61,24 @@ impl Period {
         Ok(Self { from, to })
     }
 
+    /// The period a query asks for: `from` and `to` as given, either defaulting from the other
+    /// (`to`: today, or `from` if later; `from`: 29 days before `to`), both to the 30 days that
+    /// end `today`.
+    pub fn from_parts(
+        from: Option<Day>,
+        to: Option<Day>,
+        today: Day,
+    ) -> Result<Self, relay_core::ValidationError> {
+        const DEFAULT_DAYS: i64 = 30;
+        let (from, to) = match (from, to) {
+            (Some(from), Some(to)) => (from, to),
+            (Some(from), None) => (from, today.max(from)),
+            (None, Some(to)) => (to.plus_days(1 - DEFAULT_DAYS), to),
+            (None, None) => (today.plus_days(1 - DEFAULT_DAYS), today),
+        };
+        Self::new(from, to)
+    }
+
     /// The `days` days that end with `today`.
     pub fn last_days(today: Day, days: i64) -> Self {
         let days = days.clamp(1, Self::MAX_DAYS);

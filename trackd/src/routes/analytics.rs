@@ -21,11 +21,8 @@ pub(crate) struct Caller {
     pub(crate) tenant: Tenant,
 }
 
-/// Without `from` and `to`: the 30 days that end today (UTC).
-pub(crate) const DEFAULT_DAYS: i64 = 30;
-
-/// The period the query names: `from` and `to` (`YYYY-MM-DD`, both included), each defaulting
-/// from the other or to the last 30 days.
+/// The period the query names: `from` and `to` (`YYYY-MM-DD`, both included), defaulting as
+/// [`Period::from_parts`] says (the 30 days ending today).
 pub(crate) fn period(params: &HashMap<String, String>) -> Result<Period, ApiError> {
     let day = |name: &str| {
         params
@@ -41,16 +38,8 @@ pub(crate) fn period(params: &HashMap<String, String>) -> Result<Period, ApiErro
             })
             .transpose()
     };
-    let (from, to) = match (day("from")?, day("to")?) {
-        (Some(from), Some(to)) => (from, to),
-        (Some(from), None) => (from, Timestamp::now().day().max(from)),
-        (None, Some(to)) => (to.plus_days(1 - DEFAULT_DAYS), to),
-        (None, None) => {
-            let default = Period::last_days(Timestamp::now().day(), DEFAULT_DAYS);
-            (default.from, default.to)
-        }
-    };
-    Period::new(from, to).map_err(|err| ApiError::bad_request("invalid_period", err.to_string()))
+    Period::from_parts(day("from")?, day("to")?, Timestamp::now().day())
+        .map_err(|err| ApiError::bad_request("invalid_period", err.to_string()))
 }
 
 /// Whose use: `scope=me` for one's own, `scope=tenant` (admins) for everyone's; by default an

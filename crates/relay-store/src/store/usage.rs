@@ -339,9 +339,9 @@ fn insert_events(
     )
 }
 
-fn open_sessions(conn: &mut dyn Conn, batches: &[EventBatch], rows: &[At]) -> Result<Vec<bool>> {
-    let rows: Vec<[Param<'_>; 5]> = rows
-        .iter()
+/// A `skill_sessions` row per use: tenant, skill, session, user, start.
+fn session_rows<'a>(batches: &'a [EventBatch], rows: &[At]) -> Vec<[Param<'a>; 5]> {
+    rows.iter()
         .map(|&(b, i)| {
             let (batch, event) = (&batches[b], &batches[b].events[i]);
             [
@@ -352,7 +352,11 @@ fn open_sessions(conn: &mut dyn Conn, batches: &[EventBatch], rows: &[At]) -> Re
                 event.occurred_at.as_millis().into(),
             ]
         })
-        .collect();
+        .collect()
+}
+
+fn open_sessions(conn: &mut dyn Conn, batches: &[EventBatch], rows: &[At]) -> Result<Vec<bool>> {
+    let rows = session_rows(batches, rows);
     insert_new(
         conn,
         "INSERT INTO skill_sessions (tenant_id, skill_id, session_id, user_id, started_at)",
@@ -372,19 +376,7 @@ fn move_earlier_sessions(
     batches: &[EventBatch],
     rows: &[At],
 ) -> Result<Vec<(At, Day, UserId)>> {
-    let params: Vec<[Param<'_>; 5]> = rows
-        .iter()
-        .map(|&(b, i)| {
-            let (batch, event) = (&batches[b], &batches[b].events[i]);
-            [
-                batch.tenant_id.as_str().into(),
-                event.skill_id.as_str().into(),
-                event.session_id.as_deref().into(),
-                batch.user_id.as_str().into(),
-                event.occurred_at.as_millis().into(),
-            ]
-        })
-        .collect();
+    let params = session_rows(batches, rows);
     let mut moved = Vec::new();
     match conn.dialect() {
         Dialect::Sqlite => {

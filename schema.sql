@@ -173,7 +173,9 @@ CREATE TABLE IF NOT EXISTS skill_sessions (
 );
 
 -- The daily rollup analytics read, kept in the same transaction as the events it counts.
--- A skill session is counted on the day of the first event of that skill in that session.
+-- A skill session is counted on the day, and for the user, of its earliest event (by
+-- occurred_at, then user id); skill_sessions keeps that start, and moves it when an earlier
+-- event arrives later.
 CREATE TABLE IF NOT EXISTS usage_daily (
     tenant_id      TEXT NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
     day            TEXT NOT NULL,

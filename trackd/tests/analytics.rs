@@ -454,6 +454,23 @@ fn the_dashboard_shows_what_the_api_says(server: Server) {
     let elsewhere = page(&server, "globex.localhost", "/", &member);
     assert!(!elsewhere.contains("data-figure=\""), "{elsewhere}");
     assert!(elsewhere.contains("globex Inc"));
-    let refused = page(&server, "acme.localhost", "/?from=nonsense", &member);
-    assert!(refused.starts_with("HTTP/1.1 400"), "{refused}");
+    // Mistakes in the form are explained on a page.
+    for (query, says) in [
+        ("from=nonsense", "from must be a date"),
+        ("bucket=month", "use day or week"),
+        ("scope=tenant", "only admins"),
+    ] {
+        let refused = page(&server, "acme.localhost", &format!("/?{query}"), &member);
+        let status = if query.starts_with("scope") {
+            "403"
+        } else {
+            "400"
+        };
+        assert!(
+            refused.starts_with(&format!("HTTP/1.1 {status}")),
+            "{query}: {refused}"
+        );
+        assert!(refused.contains("text/html"), "{query}");
+        assert!(refused.contains(says), "{query}: {refused}");
+    }
 }

@@ -122,6 +122,9 @@ fn text(field: &'static str, value: Option<Value>) -> Result<Option<String>, Eve
 /// Events from more than this far in the future are refused: a clock that wrong would put
 /// usage on days that have not happened.
 const MAX_CLOCK_SKEW_MILLIS: i64 = 24 * 60 * 60 * 1000;
+/// Events older than this are refused: an outbox waits out long absences, but a year-old
+/// time is a machine's broken clock, and would date a skill session (and its hours) wrongly.
+const MAX_AGE_MILLIS: i64 = 366 * 24 * 60 * 60 * 1000;
 
 impl WireEvent {
     /// A Relay event (`skill_id` and `kind` required) → [`NewEvent`].
@@ -147,6 +150,11 @@ impl WireEvent {
                 if at.as_millis() > now.as_millis() + MAX_CLOCK_SKEW_MILLIS {
                     return Err(EventError::invalid(
                         "occurred_at is more than a day in the future",
+                    ));
+                }
+                if at.as_millis() < now.as_millis() - MAX_AGE_MILLIS {
+                    return Err(EventError::invalid(
+                        "occurred_at is more than a year ago: check the sending machine's clock",
                     ));
                 }
                 at
@@ -466,6 +474,22 @@ mod tests {
                 r#"{"skill_id":"sk_abc","kind":"tool_use","occurred_at":"2027-01-01T00:00:00Z"}"#
             )
             .is_err()
+        );
+        // A broken clock far in the past would date a skill session wrongly.
+        assert!(
+            event(
+                r#"{"skill_id":"sk_abc","kind":"tool_use","occurred_at":"1970-01-01T00:00:00Z"}"#
+            )
+            .unwrap_err()
+            .message
+            .contains("more than a year ago")
+        );
+        assert!(
+            event(
+                r#"{"skill_id":"sk_abc","kind":"tool_use","occurred_at":"2026-01-04T00:00:00Z"}"#
+            )
+            .is_ok(),
+            "eleven months late is still fine"
         );
         // Without session and tool use ids there is nothing to derive from: a fresh id.
         let a = event(r#"{"skill_id":"sk_abc","kind":"tool_use"}"#).unwrap();

@@ -5,7 +5,8 @@
 //!   (`session_start` does not).
 //! - A **skill session** is one (session, skill): the first proof that a skill was used in a
 //!   Claude Code session. It is dated by, and belongs to the user of, its earliest use (by
-//!   `occurred_at`), and counts in a period when that day is in it.
+//!   `occurred_at`; of equal times, the lowest user id), and counts in a period when that day
+//!   is in it.
 //! - **Invocations**, **tool uses** and **tool failures** count those events by the day they
 //!   occurred.
 //! - **Active users** and **active skills** are the distinct users and skills with at least one

@@ -27,12 +27,14 @@ struct Gen {
     tenant: usize,
     user: usize,
     skill: usize,
-    /// Sessions belong to one person, as Claude Code's do.
     session: u8,
+    /// A session id another person also uses (tests the person a session is counted for).
+    shared: bool,
     tool_use: u8,
     kind: EventKind,
     day: i64,
-    millis: i64,
+    /// Whole hours, so that uses of one session at the same time happen.
+    hour: i64,
 }
 
 fn event() -> impl Strategy<Value = Gen> {
@@ -50,18 +52,20 @@ fn event() -> impl Strategy<Value = Gen> {
             EventKind::SessionStart,
         ]),
         0..DAYS,
-        0..86_400_000i64,
+        0..24i64,
+        prop::bool::weighted(0.25),
     )
         .prop_map(
-            |(tenant, user, skill, session, tool_use, kind, day, millis)| Gen {
+            |(tenant, user, skill, session, tool_use, kind, day, hour, shared)| Gen {
                 tenant,
                 user,
                 skill,
                 session,
+                shared,
                 tool_use,
                 kind,
                 day,
-                millis,
+                hour,
             },
         )
 }
@@ -128,7 +132,11 @@ impl World {
             .iter()
             .map(|g| {
                 let skill = &self.skills[g.tenant][g.skill];
-                let session = format!("s-{}-{}", g.user, g.session);
+                let session = if g.shared {
+                    format!("shared-{}", g.session)
+                } else {
+                    format!("s-{}-{}", g.user, g.session)
+                };
                 let tool_use = format!("t{}", g.tool_use);
                 let day = self.today.plus_days(g.day - (DAYS - 1));
                 EventBatch {
@@ -144,7 +152,9 @@ impl World {
                         tool_use_id: Some(tool_use),
                         invoked_skill: None,
                         duration_ms: None,
-                        occurred_at: Timestamp::from_millis(day.start().as_millis() + g.millis),
+                        occurred_at: Timestamp::from_millis(
+                            day.start().as_millis() + g.hour * 3_600_000,
+                        ),
                         source: Some("hook".into()),
                         client: None,
                     }],
@@ -159,7 +169,8 @@ impl World {
 struct Raw {
     /// (skill, user, occurred_at, kind) of every stored skill use.
     uses: Vec<(SkillId, UserId, Timestamp, EventKind)>,
-    /// Per (skill, session): the earliest use's time and user.
+    /// Per (skill, session): the earliest use's time and user (of equal times, the lowest user
+    /// id), whatever order the uses arrived in.
     sessions: Vec<(SkillId, UserId, Timestamp)>,
     hours: BTreeMap<SkillId, f64>,
     deployments: Vec<(SkillId, UserId)>,
@@ -192,7 +203,7 @@ fn raw(store: &dyn Store, world: &World, t: usize) -> Raw {
             let slot = first
                 .entry((event.skill_id.clone(), session.clone()))
                 .or_insert((event.occurred_at, stored.user_id.clone()));
-            if event.occurred_at < slot.0 {
+            if (event.occurred_at, stored.user_id.as_str()) < (slot.0, slot.1.as_str()) {
                 *slot = (event.occurred_at, stored.user_id.clone());
             }
         }
@@ -438,6 +449,18 @@ fn check(store: &dyn Store, world: &World, t: usize) {
         for usage in &users {
             let expected = raw.totals(period, |_, user| user == &usage.user_id);
             same_totals(&usage.totals, &expected, &format!("user {}", usage.email));
+            let used = raw
+                .uses
+                .iter()
+                .filter(|(_, u, at, _)| u == &usage.user_id && period.contains(at.day()));
+            let skills: BTreeSet<_> = used.clone().map(|(s, _, _, _)| s).collect();
+            assert_eq!(usage.skills, skills.len() as i64, "user {}", usage.email);
+            assert_eq!(
+                usage.last_used_at,
+                used.map(|(_, _, at, _)| *at).max(),
+                "user {}",
+                usage.email
+            );
         }
     }
 }
@@ -478,7 +501,7 @@ fn deployment() -> impl Strategy<Value = (usize, usize, usize, u8)> {
 
 fn cases() -> ProptestConfig {
     ProptestConfig {
-        cases: 16,
+        cases: 24,
         failure_persistence: None,
         ..ProptestConfig::default()
     }
@@ -509,5 +532,64 @@ proptest! {
         static RUN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let n = RUN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         DB.with(|db| if let Some(db) = db { run(&*db.store, n, &first, &then, &deployments) });
+    }
+}
+
+/// Two people's uses of one session at the same moment: the session is the lower user id's,
+/// whichever arrived first (the raw events cannot say which did).
+fn ties_go_to_the_lowest_user_id(store: &dyn Store) {
+    let world = world(store, 9_000, &[]);
+    let (low, high) = {
+        let (a, b) = (&world.users[0][1], &world.users[0][2]);
+        if a.as_str() < b.as_str() {
+            (a, b)
+        } else {
+            (b, a)
+        }
+    };
+    let at = Timestamp::from_millis(world.today.start().as_millis() + 3_600_000);
+    let event = |tool_use: &str| NewEvent {
+        event_id: EventId::random(),
+        skill_id: world.skills[0][0].clone(),
+        kind: EventKind::ToolUse,
+        session_id: Some("together".into()),
+        tool_name: Some("Bash".into()),
+        tool_use_id: Some(tool_use.into()),
+        invoked_skill: None,
+        duration_ms: None,
+        occurred_at: at,
+        source: None,
+        client: None,
+    };
+    for (user, tool_use) in [(high, "t1"), (low, "t2")] {
+        store
+            .record_events(&[EventBatch {
+                tenant_id: world.tenants[0].clone(),
+                user_id: user.clone(),
+                events: vec![event(tool_use)],
+            }])
+            .unwrap();
+    }
+    let period = Period::new(world.today, world.today).unwrap();
+    let sessions_of = |user: &UserId| {
+        store
+            .analytics_summary(&world.tenants[0], &Scope::User(user.clone()), period)
+            .unwrap()
+            .totals
+            .skill_sessions
+    };
+    assert_eq!((sessions_of(low), sessions_of(high)), (1, 0));
+}
+
+#[test]
+fn sqlite_ties_go_to_the_lowest_user_id() {
+    let db = crate::support::sqlite();
+    ties_go_to_the_lowest_user_id(&*db.store);
+}
+
+#[test]
+fn postgres_ties_go_to_the_lowest_user_id() {
+    if let Some(db) = crate::support::postgres() {
+        ties_go_to_the_lowest_user_id(&*db.store);
     }
 }

@@ -60,6 +60,16 @@ pub(crate) fn scope(caller: &Caller, params: &HashMap<String, String>) -> Result
     }
 }
 
+/// `bucket=day|week`, by day when left out.
+pub(crate) fn bucket(params: &HashMap<String, String>) -> Result<Bucket, ApiError> {
+    match params.get("bucket").map(String::as_str) {
+        None | Some("") => Ok(Bucket::Day),
+        Some(value) => value.parse().map_err(|err: relay_core::ValidationError| {
+            ApiError::bad_request("invalid_bucket", err.to_string())
+        }),
+    }
+}
+
 pub(crate) async fn summary(
     state: &AppState,
     caller: &Caller,
@@ -102,12 +112,7 @@ pub(crate) async fn timeseries(
     params: &HashMap<String, String>,
 ) -> Result<Response<Body>, ApiError> {
     let (period, scope) = (period(params)?, scope(caller, params)?);
-    let bucket: Bucket = match params.get("bucket").map(String::as_str) {
-        None | Some("") => Bucket::Day,
-        Some(value) => value.parse().map_err(|err: relay_core::ValidationError| {
-            ApiError::bad_request("invalid_bucket", err.to_string())
-        })?,
-    };
+    let bucket = bucket(params)?;
     let tenant = caller.tenant.id.clone();
     let asked = scope.clone();
     let points = state

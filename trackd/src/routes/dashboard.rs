@@ -37,10 +37,7 @@ pub(crate) async fn body(
     };
     let period = analytics::period(params)?;
     let scope = analytics::scope(&caller, params)?;
-    let bucket = match params.get("bucket").map(String::as_str) {
-        Some("week") => Bucket::Week,
-        _ => Bucket::Day,
-    };
+    let bucket = analytics::bucket(params)?;
     let tenant = caller.tenant.id.clone();
     let admin = caller.user.role == Role::Admin;
     let asked = scope.clone();

@@ -57,17 +57,32 @@ pub(crate) async fn home(
     };
     match host {
         HostTenant::Tenant(tenant) => {
-            let body =
-                match auth::session(state, request, &HostTenant::Tenant(tenant.clone())).await? {
-                    Some(session) => {
-                        let params = crate::http::parse_query(request.uri().query());
-                        super::dashboard::body(state, &session, &params).await?
+            let body = match auth::session(state, request, &HostTenant::Tenant(tenant.clone()))
+                .await?
+            {
+                Some(session) => {
+                    let params = crate::http::parse_query(request.uri().query());
+                    match super::dashboard::body(state, &session, &params).await {
+                        Ok(body) => body,
+                        // A person's mistake in the form: say so on a page, not in JSON.
+                        Err(err) if err.status.is_client_error() => {
+                            let body = format!(
+                                "<h1>{}</h1><p>{}</p><p><a href=\"/\">Back to the dashboard</a></p>",
+                                escape(&tenant.name),
+                                escape(&err.message)
+                            );
+                            let mut response = page(&format!("{} · Relay", tenant.name), &body);
+                            *response.status_mut() = err.status;
+                            return Ok(response);
+                        }
+                        Err(err) => return Err(err),
                     }
-                    None => format!(
-                        "<h1>{}</h1><p>Relay: your organization's Claude Code skills.</p>{sign_in}",
-                        escape(&tenant.name)
-                    ),
-                };
+                }
+                None => format!(
+                    "<h1>{}</h1><p>Relay: your organization's Claude Code skills.</p>{sign_in}",
+                    escape(&tenant.name)
+                ),
+            };
             Ok(page(&format!("{} · Relay", tenant.name), &body))
         }
         HostTenant::Base | HostTenant::Other => {

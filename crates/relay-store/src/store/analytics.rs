@@ -225,7 +225,8 @@ pub(super) fn timeseries(
         (Bucket::Day, _) => "d.day".to_owned(),
         (Bucket::Week, Dialect::Sqlite) => "date(d.day, '-6 days', 'weekday 1')".to_owned(),
         (Bucket::Week, Dialect::Postgres) => {
-            "to_char(date_trunc('week', CAST(d.day AS date)), 'YYYY-MM-DD')".to_owned()
+            // A timestamp without time zone: the session's time zone cannot shift the Monday.
+            "to_char(date_trunc('week', CAST(d.day AS timestamp)), 'YYYY-MM-DD')".to_owned()
         }
     };
     let rows = conn.query(

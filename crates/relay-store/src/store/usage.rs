@@ -110,8 +110,9 @@ pub(super) fn record(conn: &mut dyn Conn, batches: &[EventBatch]) -> Result<Vec<
     }
 
     // 3. Skill sessions. A skill session is dated, and belongs to the user of, its earliest use
-    //    (by `occurred_at`; of equal times the first sent): this call's earliest use of each
-    //    session opens it, or moves an open one that started later.
+    //    (by `occurred_at`, then user id, so that the raw events say the same whatever the
+    //    order they arrived in): this call's earliest use of each session opens it, or moves
+    //    an open one that started later.
     let mut earliest: BTreeMap<(&str, &str, &str), At> = BTreeMap::new();
     for &(b, i) in &accepted {
         let (batch, event) = (&batches[b], &batches[b].events[i]);
@@ -120,11 +121,17 @@ pub(super) fn record(conn: &mut dyn Conn, batches: &[EventBatch]) -> Result<Vec<
             event.session_id.as_deref(),
         ) {
             let key = (batch.tenant_id.as_str(), event.skill_id.as_str(), session);
-            let at = event.occurred_at;
+            let this = (event.occurred_at, batch.user_id.as_str());
             earliest
                 .entry(key)
                 .and_modify(|first| {
-                    if at < batches[first.0].events[first.1].occurred_at {
+                    let (fb, fi) = *first;
+                    if this
+                        < (
+                            batches[fb].events[fi].occurred_at,
+                            batches[fb].user_id.as_str(),
+                        )
+                    {
                         *first = (b, i);
                     }
                 })
@@ -384,7 +391,8 @@ fn move_earlier_sessions(
             for (&at, row) in rows.iter().zip(&params) {
                 let earlier = conn.query_opt(
                     "SELECT started_at, user_id FROM skill_sessions \
-                     WHERE tenant_id = ?1 AND skill_id = ?2 AND session_id = ?3 AND started_at > ?5",
+                     WHERE tenant_id = ?1 AND skill_id = ?2 AND session_id = ?3 \
+                         AND (started_at, user_id) > (?5, ?4)",
                     row,
                 )?;
                 if let Some(old) = earlier {
@@ -413,7 +421,7 @@ fn move_earlier_sessions(
                          SELECT s.tenant_id, s.skill_id, s.session_id, s.user_id, s.started_at \
                          FROM skill_sessions s JOIN v ON s.tenant_id = v.tenant_id \
                              AND s.skill_id = v.skill_id AND s.session_id = v.session_id \
-                         WHERE s.started_at > v.started_at \
+                         WHERE (s.started_at, s.user_id) > (v.started_at, v.user_id) \
                          FOR UPDATE OF s) \
                      UPDATE skill_sessions s SET user_id = v.user_id, started_at = v.started_at \
                      FROM v, old \

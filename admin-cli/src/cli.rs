@@ -47,6 +47,12 @@ pub enum Command {
     /// A tenant's skill catalogue.
     #[command(subcommand)]
     Skill(SkillCommand),
+    /// Copy the SQLite database to FILE while trackd runs (PostgreSQL: use pg_dump).
+    Backup {
+        /// Where to write the copy; must not exist yet.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
     /// What a tenant's skills were used for and saved: skill sessions, hours and FTE days,
     /// compliance, the most used skills and the most active people.
     Analytics {

@@ -3,4 +3,5 @@
 // A panic in a test is a failed test: unwrapping is the point here.
 #![allow(clippy::unwrap_used)]
 
+mod backup;
 mod story;

@@ -62,6 +62,9 @@ pub fn run(cli: &Cli) -> anyhow::Result<()> {
             path.display()
         );
     }
+    if let Command::Backup { out } = &cli.command {
+        return backup(&url, out, cli.json);
+    }
     let store = relay_store::open(&url).with_context(|| format!("opening {url}"))?;
     let ctx = Ctx {
         store,
@@ -73,8 +76,30 @@ pub fn run(cli: &Cli) -> anyhow::Result<()> {
         Command::User(command) => user::run(&ctx, command),
         Command::Key(command) => key::run(&ctx, command),
         Command::Skill(command) => skill::run(&ctx, command),
+        // Copied above, before the store (which migrates) was opened.
+        Command::Backup { .. } => Ok(()),
         Command::Analytics { tenant, from, to } => analytics::run(&ctx, &tenant.slug, *from, *to),
     }
+}
+
+/// Copies the database without opening it as a store: a backup must not migrate anything.
+fn backup(url: &DatabaseUrl, out: &std::path::Path, json: bool) -> anyhow::Result<()> {
+    let report = relay_store::backup_sqlite(url, out)?;
+    if json {
+        return output::json(&serde_json::json!({
+            "file": out.display().to_string(),
+            "bytes": report.bytes,
+            "schema_version": report.schema_version,
+        }));
+    }
+    println!(
+        "Backed up {url} to {} ({} bytes, schema version {}). Restore: stop trackd, put the file \
+         in place of the database (removing any -wal and -shm files beside it), start trackd.",
+        out.display(),
+        report.bytes,
+        report.schema_version
+    );
+    Ok(())
 }
 
 fn migrate(ctx: &Ctx, url: &DatabaseUrl) -> anyhow::Result<()> {

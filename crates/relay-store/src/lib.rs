@@ -6,6 +6,7 @@
 //! of tenants themselves and [`Store::authenticate`], where the key is what names the tenant.
 
 pub mod analytics;
+mod backup;
 mod error;
 mod migrate;
 mod model;
@@ -23,6 +24,7 @@ use relay_core::{
     Tenant, TenantDomain, TenantId, TenantSlug, Timestamp, User, UserId,
 };
 
+pub use backup::{BackupReport, backup_sqlite};
 pub use error::{Result, StoreError};
 pub use migrate::{SCHEMA_SQL, latest_version};
 pub use model::{

@@ -14,6 +14,64 @@ pub struct Config {
     pub public_url: Option<String>,
     /// The OIDC provider; `None` turns single sign-on off.
     pub sso: Option<crate::SsoConfig>,
+    /// Reverse proxies (Caddy) whose `X-Forwarded-For` names the client
+    /// (`RELAY_TRUSTED_PROXIES`); from anyone else the header is ignored.
+    pub trusted_proxies: Vec<IpNet>,
+}
+
+/// An address block, `10.0.0.0/8` or `::1/128` (a bare address is one host).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpNet {
+    addr: std::net::IpAddr,
+    prefix: u8,
+}
+
+impl IpNet {
+    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
+        use std::net::IpAddr;
+        match (self.addr, ip) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            // An IPv4 client seen through an IPv6 socket.
+            (IpAddr::V4(_), IpAddr::V6(ip)) => ip
+                .to_ipv4_mapped()
+                .is_some_and(|ip| self.contains(IpAddr::V4(ip))),
+            _ => false,
+        }
+    }
+}
+
+impl std::str::FromStr for IpNet {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let text = text.trim();
+        let (addr, prefix) = text.split_once('/').unwrap_or((text, ""));
+        let addr: std::net::IpAddr = addr
+            .parse()
+            .map_err(|_| format!("{text:?} is not an IP address or block (e.g. 10.0.0.0/8)"))?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = if prefix.is_empty() {
+            max
+        } else {
+            prefix
+                .parse::<u8>()
+                .ok()
+                .filter(|prefix| *prefix <= max)
+                .ok_or_else(|| format!("{text:?} has a prefix length that is not 0-{max}"))?
+        };
+        Ok(Self { addr, prefix })
+    }
 }
 
 /// Server hardening limits.
@@ -81,6 +139,28 @@ impl Config {
             limits: Limits::default(),
             public_url: None,
             sso: None,
+            trusted_proxies: Vec::new(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::IpNet;
+
+    #[test]
+    fn address_blocks() {
+        let net: IpNet = "172.16.0.0/12".parse().unwrap();
+        assert!(net.contains("172.20.1.2".parse().unwrap()));
+        assert!(!net.contains("172.32.0.1".parse().unwrap()));
+        assert!(net.contains("::ffff:172.16.0.9".parse().unwrap()));
+        let host: IpNet = "::1".parse().unwrap();
+        assert!(host.contains("::1".parse().unwrap()));
+        assert!(!host.contains("::2".parse().unwrap()));
+        let all: IpNet = "0.0.0.0/0".parse().unwrap();
+        assert!(all.contains("8.8.8.8".parse().unwrap()));
+        for bad in ["", "10.0.0.0/33", "example.com", "10.0.0.0/x"] {
+            assert!(bad.parse::<IpNet>().is_err(), "{bad}");
+        }
     }
 }

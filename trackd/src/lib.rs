@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use relay_store::{Store, StoreError};
 
-pub use config::{Config, Limits};
+pub use config::{Config, IpNet, Limits};
 pub use sso::{DEFAULT_ISSUER, PublicUrl, SsoConfig};
 
 use crate::http::ApiError;

@@ -31,6 +31,14 @@ struct Cli {
         global = true
     )]
     database_url: Option<String>,
+    /// A file holding the database URL (Docker and systemd secrets: the URL has the password).
+    #[arg(
+        long,
+        env = "RELAY_DATABASE_URL_FILE",
+        global = true,
+        conflicts_with = "database_url"
+    )]
+    database_url_file: Option<std::path::PathBuf>,
     /// Tenants are served at <slug>.<base domain>.
     #[arg(
         long,
@@ -73,6 +81,14 @@ struct Cli {
         conflicts_with = "oidc_client_secret"
     )]
     oidc_client_secret_file: Option<std::path::PathBuf>,
+    /// Reverse proxies whose X-Forwarded-For is believed, e.g. 127.0.0.1/32,172.16.0.0/12
+    #[arg(
+        long,
+        env = "RELAY_TRUSTED_PROXIES",
+        value_delimiter = ',',
+        global = true
+    )]
+    trusted_proxies: Vec<trackd::IpNet>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -124,6 +140,7 @@ fn serve(cli: Cli) -> anyhow::Result<()> {
     );
     config.track_rate_per_minute = cli.track_rate_per_minute;
     config.public_url = cli.public_url.clone();
+    config.trusted_proxies = cli.trusted_proxies.clone();
     if let Some(client_id) = cli.oidc_client_id.as_deref() {
         let secret = match &cli.oidc_client_secret_file {
             Some(path) => Some(std::fs::read_to_string(path).with_context(|| {
@@ -135,7 +152,16 @@ fn serve(cli: Cli) -> anyhow::Result<()> {
     } else {
         tracing::info!("single sign-on is off: set RELAY_OIDC_CLIENT_ID to turn it on");
     }
-    let url = DatabaseUrl::from_setting(cli.database_url.as_deref())?;
+    let from_file = match &cli.database_url_file {
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .with_context(|| format!("reading RELAY_DATABASE_URL_FILE {}", path.display()))?
+                .trim()
+                .to_owned(),
+        ),
+        None => None,
+    };
+    let url = DatabaseUrl::from_setting(from_file.as_deref().or(cli.database_url.as_deref()))?;
     // Opened before the runtime starts: the PostgreSQL client must not run on a tokio worker.
     let store = relay_store::open(&url).with_context(|| format!("opening {url}"))?;
     tracing::info!(database = %url, "database ready");

@@ -5,6 +5,7 @@
 
 mod analytics;
 mod browser;
+mod deployment;
 mod durability;
 mod hardening;
 mod health;

@@ -1154,3 +1154,32 @@ fn a_flood_of_sign_in_requests_is_rate_limited() {
         200
     );
 }
+
+/// Behind a trusted proxy, the client's address comes from X-Forwarded-For: one flooding
+/// client does not lock out the others. From anyone else the header is ignored.
+#[test]
+fn the_proxy_says_who_the_client_is_only_when_trusted() {
+    let flood = |server: &Server, from: &str, requests: usize| {
+        (0..requests)
+            .map(|_| {
+                let request = format!(
+                    "POST /auth/token HTTP/1.1\r\nHost: localhost\r\nX-Forwarded-For: {from}\r\n\
+                     Content-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{{}}"
+                );
+                parse(&server.client().raw(request.as_bytes())).status
+            })
+            .any(|status| status == 429)
+    };
+    let behind = Server::start_with(relay_testkit::TestDatabase::sqlite(), |config| {
+        config.trusted_proxies = vec!["127.0.0.0/8".parse().unwrap()];
+    });
+    assert!(flood(&behind, "203.0.113.7", 1300), "one client is limited");
+    assert!(!flood(&behind, "198.51.100.9", 5), "another is not");
+
+    let exposed = Server::start(relay_testkit::TestDatabase::sqlite());
+    assert!(flood(&exposed, "203.0.113.7", 1300));
+    assert!(
+        flood(&exposed, "198.51.100.9", 5),
+        "an untrusted peer's header changes nothing"
+    );
+}

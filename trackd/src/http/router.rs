@@ -180,7 +180,9 @@ async fn dispatch(
     if matches!(
         route,
         Route::Login | Route::Callback | Route::Session | Route::Token
-    ) && let Err(wait) = state.sign_in_limiter.take(&peer.ip(), 1)
+    ) && let Err(wait) = state
+        .sign_in_limiter
+        .take(&client_ip(&request, peer, &state.config.trusted_proxies), 1)
     {
         return Ok(super::rate_limited(
             "too many sign-in requests from this address",
@@ -272,6 +274,33 @@ async fn dispatch(
             }
         }
     }
+}
+
+/// The client's address: the peer, or, when the peer is a trusted proxy, the last address in
+/// `X-Forwarded-For` that is not one (proxies append what they saw; a client's own entries come
+/// first and are not believed).
+pub(crate) fn client_ip<B>(
+    request: &Request<B>,
+    peer: SocketAddr,
+    trusted: &[crate::IpNet],
+) -> std::net::IpAddr {
+    let is_trusted = |ip: std::net::IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(peer.ip()) {
+        return peer.ip();
+    }
+    let forwarded: Vec<std::net::IpAddr> = request
+        .headers()
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .filter_map(|hop| hop.trim().parse().ok())
+        .collect();
+    forwarded
+        .into_iter()
+        .rev()
+        .find(|ip| !is_trusted(*ip))
+        .unwrap_or(peer.ip())
 }
 
 /// The routes only an API key opens.

@@ -10,6 +10,7 @@ mod durability;
 mod hardening;
 mod health;
 mod privacy;
+mod scale;
 mod skills;
 mod sso;
 mod support;

@@ -210,6 +210,11 @@ impl Server {
     pub fn client(&self) -> Client {
         Client { addr: self.addr }
     }
+
+    /// The database the server runs on.
+    pub fn database_url(&self) -> &str {
+        &self._database.url
+    }
 }
 
 impl Drop for Server {

@@ -23,6 +23,11 @@ pub struct Cli {
     )]
     pub database_url: Option<String>,
 
+    /// A file holding the database URL (container secrets); when set, it wins over
+    /// RELAY_DATABASE_URL.
+    #[arg(long, env = "RELAY_DATABASE_URL_FILE", global = true)]
+    pub database_url_file: Option<PathBuf>,
+
     /// Print JSON for scripts instead of tables for people.
     #[arg(long, global = true)]
     pub json: bool,

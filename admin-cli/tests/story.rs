@@ -761,3 +761,21 @@ fn sha256(data: &[u8]) -> [u8; 32] {
     }
     out
 }
+
+/// In a container the URL (with its password) is a secret file: it wins over the variable.
+#[test]
+fn the_database_url_can_come_from_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let real = format!("sqlite://{}", dir.path().join("real.db").display());
+    ok(&real, &["tenant", "create", "acme", "--name", "Acme"]);
+    let secret = dir.path().join("database_url");
+    std::fs::write(&secret, format!("{real}\n")).unwrap();
+    let listed = Command::new(env!("CARGO_BIN_EXE_relay-admin"))
+        .args(["tenant", "list"])
+        .env("RELAY_DATABASE_URL", "sqlite:///nonexistent/decoy.db")
+        .env("RELAY_DATABASE_URL_FILE", &secret)
+        .output()
+        .unwrap();
+    assert!(listed.status.success(), "{}", stderr(&listed));
+    assert!(stdout(&listed).contains("acme"));
+}

@@ -31,13 +31,9 @@ struct Cli {
         global = true
     )]
     database_url: Option<String>,
-    /// A file holding the database URL (Docker and systemd secrets: the URL has the password).
-    #[arg(
-        long,
-        env = "RELAY_DATABASE_URL_FILE",
-        global = true,
-        conflicts_with = "database_url"
-    )]
+    /// A file holding the database URL (Docker and systemd secrets: the URL has the password);
+    /// when set, it wins over RELAY_DATABASE_URL.
+    #[arg(long, env = "RELAY_DATABASE_URL_FILE", global = true)]
     database_url_file: Option<std::path::PathBuf>,
     /// Tenants are served at <slug>.<base domain>.
     #[arg(

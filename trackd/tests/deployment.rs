@@ -447,3 +447,24 @@ fn caddy_validates_the_caddyfile_and_serves_each_tenant_through_it() {
         assert!(headers.contains(header), "{header} in {headers}");
     }
 }
+
+/// In the image RELAY_DATABASE_URL has a SQLite default and compose adds
+/// RELAY_DATABASE_URL_FILE: the file wins, for trackd and for relay-admin alike.
+#[test]
+fn a_database_url_in_a_file_wins_over_the_variable() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("database_url");
+    let real = dir.path().join("real.db");
+    std::fs::write(&secret, format!("sqlite://{}\n", real.display())).unwrap();
+    let decoy = format!("sqlite://{}", dir.path().join("decoy.db").display());
+    let trackd = crate::support::Process::start(
+        &decoy,
+        &[
+            ("RELAY_DATABASE_URL_FILE", secret.to_str().unwrap()),
+            ("RUST_LOG", "info"),
+        ],
+    );
+    let logs = trackd.terminate();
+    assert!(logs.contains(&real.display().to_string()), "{logs}");
+    assert!(real.exists() && !dir.path().join("decoy.db").exists());
+}

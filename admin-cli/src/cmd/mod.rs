@@ -41,7 +41,17 @@ impl Ctx {
 }
 
 pub fn run(cli: &Cli) -> anyhow::Result<()> {
-    let url = DatabaseUrl::from_setting(cli.database_url.as_deref()).map_err(|err| match err {
+    let from_file = match &cli.database_url_file {
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .with_context(|| format!("reading RELAY_DATABASE_URL_FILE {}", path.display()))?
+                .trim()
+                .to_owned(),
+        ),
+        None => None,
+    };
+    let setting = from_file.as_deref().or(cli.database_url.as_deref());
+    let url = DatabaseUrl::from_setting(setting).map_err(|err| match err {
         StoreError::UnknownScheme(_) | StoreError::Invalid(_) => anyhow::Error::new(UsageError(
             format!("RELAY_DATABASE_URL / --database-url: {err}"),
         )),

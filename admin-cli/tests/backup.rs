@@ -11,34 +11,11 @@ use std::time::Duration;
 use relay_core::{ApiKeySecret, Email, Role, TenantSlug};
 use relay_store::{DatabaseUrl, NewSkillVersion, Store};
 
-/// trackd in this process on `listener`, until `stop` is sent.
-fn trackd(
-    store: Arc<dyn Store>,
-    listener: std::net::TcpListener,
-) -> (
-    tokio::sync::oneshot::Sender<()>,
-    std::thread::JoinHandle<()>,
-) {
-    listener.set_nonblocking(true).unwrap();
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let thread = std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-            let mut config = trackd::Config::new("localhost").unwrap();
-            config.track_rate_per_minute = 1_000_000;
-            trackd::run(config, store, listener, async {
-                let _ = rx.await;
-            })
-            .await
-            .unwrap();
-        });
-    });
-    (tx, thread)
+/// trackd in this process on `listener`, until stopped.
+fn trackd(store: Arc<dyn Store>, listener: std::net::TcpListener) -> trackd::Background {
+    let mut config = trackd::Config::new("localhost").unwrap();
+    config.track_rate_per_minute = 1_000_000;
+    trackd::Background::start(config, store, listener).unwrap()
 }
 
 /// POSTs one event; true when trackd acknowledged it (202).
@@ -114,7 +91,7 @@ fn a_backup_taken_while_trackd_writes_holds_every_event_acknowledged_before_it()
         .skill;
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
-    let (stop, server) = trackd(store.clone(), listener);
+    let server = trackd(store.clone(), listener);
 
     // Four senders keep trackd busy; every acknowledged event is numbered.
     let acked = Arc::new(Mutex::new(Vec::<usize>::new()));
@@ -161,8 +138,7 @@ fn a_backup_taken_while_trackd_writes_holds_every_event_acknowledged_before_it()
     for sender in senders {
         sender.join().unwrap();
     }
-    let _ = stop.send(());
-    server.join().unwrap();
+    server.stop().unwrap();
     let acked_total = acked.lock().unwrap().len();
     assert!(
         acked_total > acked_before,
@@ -192,10 +168,9 @@ fn a_backup_taken_while_trackd_writes_holds_every_event_acknowledged_before_it()
     // A restored database is one trackd serves.
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
-    let (stop, server) = trackd(restored_store.clone(), listener);
+    let server = trackd(restored_store.clone(), listener);
     assert!(send(addr, secret.expose(), skill.id.as_ref(), 1_000_000));
-    let _ = stop.send(());
-    server.join().unwrap();
+    server.stop().unwrap();
     assert_eq!(event_count(&*restored_store, &tenant.id), in_backup + 1);
 
     // Backups never overwrite, and PostgreSQL is pg_dump's job.

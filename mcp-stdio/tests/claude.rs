@@ -294,47 +294,25 @@ struct Fixture {
     project: PathBuf,
     config: PathBuf,
     data: PathBuf,
-    runtime: tokio::runtime::Runtime,
-    trackd: Option<(
-        tokio::sync::oneshot::Sender<()>,
-        tokio::task::JoinHandle<()>,
-    )>,
+    trackd: Option<trackd::Background>,
     database: TestDatabase,
     _dirs: tempfile::TempDir,
 }
 
-fn start_trackd(
-    runtime: &tokio::runtime::Runtime,
-    store: Arc<dyn Store>,
-    listener: TcpListener,
-) -> (
-    tokio::sync::oneshot::Sender<()>,
-    tokio::task::JoinHandle<()>,
-) {
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let task = runtime.spawn(async move {
-        let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-        let config = trackd::Config::new("localhost").unwrap();
-        let _ = trackd::run(config, store, listener, async {
-            let _ = rx.await;
-        })
-        .await;
-    });
-    (tx, task)
+fn start_trackd(store: Arc<dyn Store>, listener: TcpListener) -> trackd::Background {
+    trackd::Background::start(trackd::Config::new("localhost").unwrap(), store, listener).unwrap()
 }
 
 impl Fixture {
     fn stop_trackd(&mut self) {
-        if let Some((tx, task)) = self.trackd.take() {
-            let _ = tx.send(());
-            let _ = self.runtime.block_on(task);
+        if let Some(trackd) = self.trackd.take() {
+            trackd.stop().unwrap();
         }
     }
 
     fn restart_trackd(&mut self) {
         let listener = TcpListener::bind(("127.0.0.1", self.port)).unwrap();
-        listener.set_nonblocking(true).unwrap();
-        self.trackd = Some(start_trackd(&self.runtime, self.store.clone(), listener));
+        self.trackd = Some(start_trackd(self.store.clone(), listener));
     }
 
     fn flush(&self) -> String {
@@ -410,14 +388,8 @@ fn setup(claude: PathBuf) -> Fixture {
     );
 
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
     let port = listener.local_addr().unwrap().port();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let trackd = Some(start_trackd(&runtime, store.clone(), listener));
+    let trackd = Some(start_trackd(store.clone(), listener));
     let server = format!("http://acme.localhost:{port}");
 
     let dirs = tempfile::tempdir().unwrap();
@@ -482,7 +454,6 @@ fn setup(claude: PathBuf) -> Fixture {
         project,
         config,
         data,
-        runtime,
         trackd,
         database,
         _dirs: dirs,

@@ -249,7 +249,7 @@ fn a_refused_sign_in_is_explained_and_stores_nothing() {
 struct SsoSetup {
     addr: std::net::SocketAddr,
     // Held for the test's length, and dropped in this order: trackd, its database, the provider.
-    _trackd: crate::support::Trackd,
+    _trackd: trackd::Background,
     _seeded: crate::support::Seeded,
     _idp: relay_testkit::oidc::OidcProvider,
 }

@@ -57,14 +57,11 @@ pub fn seed(description: &str, body: &str, files: Vec<SkillFile>) -> Seeded {
 }
 
 /// trackd in this process, until dropped.
-pub struct Trackd {
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
+pub struct Trackd;
 
 impl Trackd {
     /// trackd with the default configuration, listening on `addr`.
-    pub fn start(store: Arc<dyn Store>, addr: SocketAddr) -> Self {
+    pub fn start(store: Arc<dyn Store>, addr: SocketAddr) -> trackd::Background {
         let listener = std::net::TcpListener::bind(addr).unwrap();
         Self::serve(store, listener, trackd::Config::new("localhost").unwrap())
     }
@@ -74,38 +71,7 @@ impl Trackd {
         store: Arc<dyn Store>,
         listener: std::net::TcpListener,
         config: trackd::Config,
-    ) -> Self {
-        listener.set_nonblocking(true).unwrap();
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let thread = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-                trackd::run(config, store, listener, async {
-                    let _ = rx.await;
-                })
-                .await
-                .unwrap();
-            });
-        });
-        Self {
-            shutdown: Some(tx),
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for Trackd {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
+    ) -> trackd::Background {
+        trackd::Background::start(config, store, listener).unwrap()
     }
 }

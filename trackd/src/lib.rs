@@ -2,6 +2,7 @@
 //! so tests start a real server on `127.0.0.1:0` and stop it when they are done.
 
 mod auth;
+mod background;
 mod cache;
 mod config;
 mod http;
@@ -15,6 +16,7 @@ use std::sync::Arc;
 
 use relay_store::{Store, StoreError};
 
+pub use background::Background;
 pub use config::{Config, IpNet, Limits};
 pub use sso::{DEFAULT_ISSUER, PublicUrl, SsoConfig};
 

@@ -142,8 +142,7 @@ pub struct Server {
     pub store: Arc<dyn Store>,
     pub acme: TestTenant,
     pub globex: TestTenant,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<anyhow::Result<()>>>,
+    background: Option<trackd::Background>,
     _database: TestDatabase,
 }
 
@@ -161,31 +160,14 @@ impl Server {
         let mut config = trackd::Config::new("localhost").unwrap();
         config.track_rate_per_minute = 1_000_000;
         adjust(&mut config);
-        let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        std_listener.set_nonblocking(true).unwrap();
-        let addr = std_listener.local_addr().unwrap();
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let server_store = store.clone();
-        let thread = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()?;
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(std_listener)?;
-                trackd::run(config, server_store, listener, async {
-                    let _ = rx.await;
-                })
-                .await
-            })
-        });
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let background = trackd::Background::start(config, store.clone(), listener).unwrap();
         Self {
-            addr,
+            addr: background.addr(),
             store,
             acme,
             globex,
-            shutdown: Some(tx),
-            thread: Some(thread),
+            background: Some(background),
             _database: database,
         }
     }
@@ -196,14 +178,8 @@ impl Server {
     }
 
     fn stop_now(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            thread
-                .join()
-                .expect("server thread")
-                .expect("server result");
+        if let Some(background) = self.background.take() {
+            background.stop().expect("server result");
         }
     }
 

@@ -70,13 +70,24 @@ pub(crate) fn bucket(params: &HashMap<String, String>) -> Result<Bucket, ApiErro
     }
 }
 
+/// The caller's tenant, and whose use over which period the query asks for.
+fn asked(
+    caller: &Caller,
+    params: &HashMap<String, String>,
+) -> Result<(relay_core::TenantId, Scope, Period), ApiError> {
+    Ok((
+        caller.tenant.id.clone(),
+        scope(caller, params)?,
+        period(params)?,
+    ))
+}
+
 pub(crate) async fn summary(
     state: &AppState,
     caller: &Caller,
     params: &HashMap<String, String>,
 ) -> Result<Response<Body>, ApiError> {
-    let (period, scope) = (period(params)?, scope(caller, params)?);
-    let tenant = caller.tenant.id.clone();
+    let (tenant, scope, period) = asked(caller, params)?;
     let asked = scope.clone();
     let summary = state
         .db(move |store| store.analytics_summary(&tenant, &asked, period))
@@ -89,8 +100,7 @@ pub(crate) async fn skills(
     caller: &Caller,
     params: &HashMap<String, String>,
 ) -> Result<Response<Body>, ApiError> {
-    let (period, scope) = (period(params)?, scope(caller, params)?);
-    let tenant = caller.tenant.id.clone();
+    let (tenant, scope, period) = asked(caller, params)?;
     let asked = scope.clone();
     let skills = state
         .db(move |store| store.analytics_skills(&tenant, &asked, period))
@@ -111,9 +121,8 @@ pub(crate) async fn timeseries(
     caller: &Caller,
     params: &HashMap<String, String>,
 ) -> Result<Response<Body>, ApiError> {
-    let (period, scope) = (period(params)?, scope(caller, params)?);
+    let (tenant, scope, period) = asked(caller, params)?;
     let bucket = bucket(params)?;
-    let tenant = caller.tenant.id.clone();
     let asked = scope.clone();
     let points = state
         .db(move |store| store.analytics_timeseries(&tenant, &asked, period, bucket))
